@@ -1,0 +1,3 @@
+from wsinspect.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,240 @@
+"""The mitmproxy addon that turns proxied traffic into ``model.Handshake`` records.
+
+Every request carrying ``Upgrade: websocket`` is an attempt, whatever comes back: a 101, another
+status with its headers and body, or no answer at all. Other HTTP traffic passes untouched and
+unrecorded. After a 101 the embedded proxy relays raw TCP and ``FrameSniffer`` reads the frames;
+inside somebody else's mitmproxy (WebSocket layer on) the ``websocket_*`` hooks feed the same model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from wsinspect.capture.frames import (
+    DEFAULT_LIMITS,
+    OP_CLOSE,
+    Deflate,
+    FrameSniffer,
+    Limits,
+    MessageWindow,
+    make_preview,
+)
+from wsinspect.model import (
+    Close,
+    Handshake,
+    Headers,
+    Message,
+    Request,
+    Response,
+    Session,
+    WebSocketSummary,
+)
+
+if TYPE_CHECKING:
+    from mitmproxy import connection, http, tcp
+
+BODY_LIMIT = 64 * 1024
+
+
+class Listener(Protocol):
+    """Told when a handshake got its answer (or failed) and when its WebSocket ended."""
+
+    def handshake_answered(self, handshake: Handshake) -> None: ...
+
+    def websocket_closed(self, handshake: Handshake) -> None: ...
+
+
+def is_upgrade_attempt(request: http.Request) -> bool:
+    return any(
+        t.strip().lower() == "websocket" for t in request.headers.get("upgrade", "").split(",")
+    )
+
+
+def websocket_url(request: http.Request) -> str:
+    scheme = "wss" if request.scheme == "https" else "ws"
+    default_port = 443 if scheme == "wss" else 80
+    host = f"[{request.host}]" if ":" in request.host else request.host
+    port = "" if request.port == default_port else f":{request.port}"
+    return f"{scheme}://{host}{port}{request.path}"
+
+
+def _address(conn: connection.Connection) -> str:
+    peer = conn.peername
+    if not peer:
+        return ""
+    host, port = peer[0], peer[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _headers(fields: http.Headers) -> Headers:
+    return Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in fields.fields)
+
+
+def _response(response: http.Response) -> Response:
+    body = response.get_content(strict=False) or b""
+    return Response(
+        status=response.status_code,
+        reason=response.reason,
+        http_version=response.http_version,
+        headers=_headers(response.headers),
+        body=body[:BODY_LIMIT].decode("utf-8", "replace"),
+        body_truncated=len(body) > BODY_LIMIT,
+    )
+
+
+class Recorder:
+    """Records WebSocket handshakes into a Session and tells the listeners as they finish."""
+
+    def __init__(
+        self,
+        session: Session,
+        listeners: list[Listener] | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        analyze: Callable[[Handshake], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.session = session
+        self.listeners = listeners if listeners is not None else []
+        self.limits = limits
+        self.analyze = analyze
+        self.clock = clock
+        self._upgraded: dict[str, tuple[Handshake, FrameSniffer]] = {}  # by client connection
+        self._relays: dict[str, tuple[Handshake, FrameSniffer]] = {}  # by TCP flow
+        self._windows: dict[str, MessageWindow] = {}  # by HTTP flow, WebSocket layer on
+
+    # -- the handshake ---------------------------------------------------------------------
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if not is_upgrade_attempt(flow.request):
+            return
+        handshake = self._record(flow)
+        assert flow.response is not None
+        handshake.response = _response(flow.response)
+        handshake.answered = flow.response.timestamp_end or self.clock()
+        if flow.response.status_code == 101:
+            self._open_websocket(flow, handshake)
+        self._answered(handshake)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        if not is_upgrade_attempt(flow.request) or flow.error is None:
+            return
+        known = self.session.get(flow.id)
+        handshake = known or self._record(flow)
+        handshake.error = flow.error.msg
+        if known is None:
+            if flow.response is not None:  # headers arrived, the body did not
+                handshake.response = _response(flow.response)
+            handshake.answered = self.clock()
+            self._answered(handshake)
+        elif self.analyze:
+            self.analyze(handshake)
+
+    def _record(self, flow: http.HTTPFlow) -> Handshake:
+        request = flow.request
+        handshake = Handshake(
+            id=flow.id,
+            started=request.timestamp_start,
+            url=websocket_url(request),
+            client_address=_address(flow.client_conn),
+            request=Request(
+                method=request.method,
+                http_version=request.http_version,
+                headers=_headers(request.headers),
+            ),
+        )
+        self.session.add(handshake)
+        return handshake
+
+    def _open_websocket(self, flow: http.HTTPFlow, handshake: Handshake) -> None:
+        response = handshake.response
+        assert response is not None
+        summary = WebSocketSummary(
+            subprotocol=response.headers.get("Sec-WebSocket-Protocol"),
+            extensions=response.headers.tokens("Sec-WebSocket-Extensions"),
+        )
+        handshake.websocket = summary
+        if flow.websocket is not None:  # mitmproxy's WebSocket layer will report the messages
+            self._windows[flow.id] = MessageWindow(summary, self.limits)
+        else:
+            deflate = Deflate.from_response_header(response.headers.get("Sec-WebSocket-Extensions"))
+            sniffer = FrameSniffer(summary, self.limits, deflate)
+            self._upgraded[flow.client_conn.id] = (handshake, sniffer)
+
+    def _answered(self, handshake: Handshake) -> None:
+        if self.analyze:
+            self.analyze(handshake)
+        for listener in self.listeners:
+            listener.handshake_answered(handshake)
+
+    def _closed(self, handshake: Handshake) -> None:
+        if self.analyze:
+            self.analyze(handshake)
+        for listener in self.listeners:
+            listener.websocket_closed(handshake)
+
+    # -- after the upgrade: raw TCP relay (the embedded proxy) -------------------------------
+
+    def tcp_start(self, flow: tcp.TCPFlow) -> None:
+        upgraded = self._upgraded.pop(flow.client_conn.id, None)
+        if upgraded is not None:
+            self._relays[flow.id] = upgraded
+
+    def tcp_message(self, flow: tcp.TCPFlow) -> None:
+        relay = self._relays.get(flow.id)
+        if relay is None:
+            return
+        message = flow.messages[-1]
+        relay[1].feed("client" if message.from_client else "server", message.content, self.clock())
+        flow.messages.clear()  # the sniffer keeps what matters; don't hold every chunk
+
+    def tcp_end(self, flow: tcp.TCPFlow) -> None:
+        relay = self._relays.pop(flow.id, None)
+        if relay is None:
+            return
+        handshake, sniffer = relay
+        client_end, server_end = flow.client_conn.timestamp_end, flow.server_conn.timestamp_end
+        first = None
+        if client_end and server_end:
+            first = "client" if client_end <= server_end else "server"
+        sniffer.finish(first, self.clock())
+        self._closed(handshake)
+
+    tcp_error = tcp_end
+
+    # -- after the upgrade: mitmproxy's WebSocket layer (split mode) --------------------------
+
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        window = self._windows.get(flow.id)
+        if window is None or flow.websocket is None:
+            return
+        message = flow.websocket.messages[-1]
+        side = "client" if message.from_client else "server"
+        opcode = int(message.type)
+        content = message.content
+        if opcode < OP_CLOSE:
+            window.count(side, len(content))
+        preview, encoding, truncated = make_preview(
+            content, opcode, window.limits.preview_bytes, len(content)
+        )
+        window.add(
+            Message(side, message.timestamp, opcode, len(content), preview, encoding, truncated)
+        )
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        window = self._windows.pop(flow.id, None)
+        handshake = self.session.get(flow.id)
+        if window is None or handshake is None or flow.websocket is None:
+            return
+        ws = flow.websocket
+        if window.summary.close is None:
+            by = (
+                None
+                if ws.closed_by_client is None
+                else ("client" if ws.closed_by_client else "server")
+            )
+            window.summary.close = Close(
+                code=ws.close_code, reason=ws.close_reason or "", by=by, time=self.clock()
+            )
+        self._closed(handshake)

@@ -1,0 +1,125 @@
+"""The embedded mitmproxy: a plain ``Master`` running in the caller's asyncio loop.
+
+Not ``DumpMaster``: its error check calls ``sys.exit`` on a busy port, and we want to say what went
+wrong in one line (or in the dashboard) instead. ``Master.shutdown()`` leaves the listening socket
+open, so ``stop()`` also stops the servers: afterwards the port is free again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8877
+MODE_PREFIXES = ("regular", "reverse:", "upstream:")
+
+
+class ProxyError(Exception):
+    """The proxy cannot run as configured; the message is one line meant for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyConfig:
+    listen_host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    mode: str = "regular"
+
+    @property
+    def address(self) -> str:
+        host = f"[{self.listen_host}]" if ":" in self.listen_host else self.listen_host
+        return f"{host}:{self.port}"
+
+    def describe(self) -> dict[str, Any]:
+        return {"listen_host": self.listen_host, "port": self.port, "mode": self.mode}
+
+
+def check_mode(mode: str) -> str:
+    """Validate a ``--mode`` value with mitmproxy's own parser; raises ProxyError."""
+    if not mode.startswith(MODE_PREFIXES) or (mode != "regular" and mode.startswith("regular")):
+        raise ProxyError(f"unknown mode {mode!r}: use regular, reverse:URL or upstream:URL")
+    from mitmproxy.proxy.mode_specs import ProxyMode
+
+    try:
+        ProxyMode.parse(mode)
+    except ValueError as e:
+        raise ProxyError(f"invalid mode {mode!r}: {e}") from None
+    return mode
+
+
+class EmbeddedProxy:
+    """Starts and stops one mitmproxy Master with our addons, in the running event loop."""
+
+    def __init__(self, config: ProxyConfig, addons: Sequence[object]) -> None:
+        self.config = config
+        self._addons = list(addons)
+        self._master: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (differs from the config's when that was 0)."""
+        if self._master is not None:
+            proxyserver = self._master.addons.get("proxyserver")
+            for address in proxyserver.listen_addrs():
+                return int(address[1])
+        return self.config.port
+
+    async def start(self) -> None:
+        from mitmproxy import options
+        from mitmproxy.addons import default_addons
+        from mitmproxy.master import Master
+
+        check_mode(self.config.mode)
+        opts = options.Options()
+        master = Master(opts, event_loop=asyncio.get_running_loop())
+        master.addons.add(*default_addons())
+        master.addons.add(*self._addons)
+        opts.update(
+            mode=[self.config.mode],
+            listen_host=self.config.listen_host,
+            listen_port=self.config.port,
+            # After a 101 relay raw TCP; capture/frames.py reads the frames (10x faster).
+            websocket=False,
+            # Accept a CONNECT tunnel before reaching the server, so that an unreachable server
+            # fails the upgrade request itself: the attempt is seen and recorded.
+            connection_strategy="lazy",
+        )
+        proxyserver = master.addons.get("proxyserver")
+        if not await proxyserver.setup_servers():
+            failure = next(
+                (s.last_exception for s in proxyserver.servers if s.last_exception), None
+            )
+            await proxyserver.servers.update([])
+            raise ProxyError(self._explain(failure))
+        self._master = master
+        self._task = asyncio.create_task(master.run(), name="wsinspect proxy")
+
+    async def stop(self) -> None:
+        master, task = self._master, self._task
+        if master is None or task is None:
+            return
+        master.shutdown()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await master.addons.get("proxyserver").servers.update([])
+        self._master = self._task = None
+
+    def _explain(self, failure: BaseException | None) -> str:
+        where = self.config.address
+        if isinstance(failure, OSError):
+            if failure.errno == errno.EADDRINUSE:
+                return f"cannot listen on {where}: the address is in use (choose another --port)"
+            if failure.errno == errno.EACCES:
+                return f"cannot listen on {where}: permission denied (choose a --port above 1023)"
+            if failure.errno == errno.EADDRNOTAVAIL:
+                return (
+                    f"cannot listen on {where}: no such address on this machine "
+                    "(check --listen-host)"
+                )
+        reason = str(failure).splitlines()[0] if failure else "unknown error"
+        return f"cannot listen on {where}: {reason} (check --listen-host and --port)"

@@ -1,0 +1,152 @@
+"""The command line. Heavy imports (mitmproxy, textual) happen inside the commands needing them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from wsinspect import __version__
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: one line on stderr, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port must be a number, not {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 0 and 65535, not {port}")
+    return port
+
+
+def _positive(kind: type[int] | type[float]):
+    def parse(value: str) -> int | float:
+        try:
+            number = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, not {value!r}") from None
+        if number <= 0:
+            raise argparse.ArgumentTypeError(f"expected a number above 0, not {value}")
+        return number
+
+    return parse
+
+
+def _add_proxy_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("proxy")
+    group.add_argument(
+        "--listen-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address to listen on (default: 127.0.0.1, this machine only)",
+    )
+    group.add_argument(
+        "-p", "--port", type=_port, default=8877, help="port to listen on (default: 8877; 0: any)"
+    )
+    group.add_argument(
+        "--mode",
+        default="regular",
+        help="regular (an HTTP proxy for browsers, the default), reverse:URL (clients connect "
+        "to wsinspect as if it were the server at URL) or upstream:URL (chain to another proxy)",
+    )
+    group.add_argument(
+        "--preview-bytes",
+        type=_positive(int),
+        default=512,
+        metavar="N",
+        help="bytes of each message kept for display (default: 512)",
+    )
+    group.add_argument(
+        "--keep-messages",
+        type=_positive(int),
+        default=200,
+        metavar="N",
+        help="newest messages kept per connection; counts stay exact (default: 200)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="wsinspect",
+        description="Capture WebSocket handshakes through an intercepting proxy and find out "
+        "why they fail.",
+    )
+    parser.add_argument("--version", action="version", version=f"wsinspect {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    record = commands.add_parser(
+        "record",
+        help="run the proxy headless: a line per handshake, a session file at the end",
+        description="Run the proxy without a screen. Prints one line per WebSocket handshake as "
+        "it finishes and writes the session file on Ctrl-C, SIGTERM, --count or --duration.",
+    )
+    record.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    record.add_argument("--count", type=_positive(int), metavar="N", help="stop after N handshakes")
+    record.add_argument(
+        "--duration", type=_positive(float), metavar="SECONDS", help="stop after this long"
+    )
+    record.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    record.add_argument(
+        "--no-redact",
+        dest="redact",
+        action="store_false",
+        help="keep cookies, Authorization and secret query parameters in the file",
+    )
+    _add_proxy_options(record)
+    record.set_defaults(run=_record)
+    return parser
+
+
+def _record(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from wsinspect.capture.frames import Limits
+    from wsinspect.capture.proxy import ProxyConfig, ProxyError, check_mode
+    from wsinspect.record import RecordOptions, run_record
+    from wsinspect.sessions import OutputError, check_writable
+
+    try:
+        check_writable(args.output, force=args.force)
+        check_mode(args.mode)
+    except (OutputError, ProxyError) as e:
+        raise UsageError(str(e)) from None
+    options = RecordOptions(
+        output=args.output,
+        proxy=ProxyConfig(listen_host=args.listen_host, port=args.port, mode=args.mode),
+        limits=Limits(preview_bytes=args.preview_bytes, max_messages=args.keep_messages),
+        count=args.count,
+        duration=args.duration,
+        redact=args.redact,
+    )
+    try:
+        return asyncio.run(run_record(options))
+    except ProxyError as e:
+        raise UsageError(str(e)) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    try:
+        return args.run(args)
+    except UsageError as e:
+        print(f"wsinspect: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130

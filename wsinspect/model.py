@@ -1,0 +1,426 @@
+"""The captured world: handshakes, their answers, what flowed after the upgrade, and sessions.
+
+Plain typed data with a lossless ``to_dict``/``from_dict`` pair per class, matching the native
+session format of DESIGN.md. Headers stay ordered lists of pairs: duplicates and order matter on
+the wire, and some server stacks are recognised by them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Side = Literal["client", "server"]
+Verdict = Literal["ok", "warning", "error"]
+Severity = Literal["warning", "error"]
+
+SESSION_FORMAT = "wsinspect-session"
+SESSION_VERSION = 1
+
+
+class Headers(list[tuple[str, str]]):
+    """Ordered header pairs with case-insensitive lookup; the wire order and casing are kept."""
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        lowered = name.lower()
+        for key, value in self:
+            if key.lower() == lowered:
+                return value
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        lowered = name.lower()
+        return [value for key, value in self if key.lower() == lowered]
+
+    def has(self, name: str) -> bool:
+        return self.get(name) is not None
+
+    def tokens(self, name: str) -> list[str]:
+        """Comma-separated values of every header with that name, stripped and non-empty."""
+        return [t.strip() for v in self.get_all(name) for t in v.split(",") if t.strip()]
+
+    def to_list(self) -> list[list[str]]:
+        return [[k, v] for k, v in self]
+
+    @classmethod
+    def from_list(cls, pairs: Iterable[Iterable[str]]) -> Headers:
+        result = cls()
+        for pair in pairs:
+            key, value = pair
+            result.append((str(key), str(value)))
+        return result
+
+
+@dataclass(slots=True)
+class Request:
+    method: str = "GET"
+    http_version: str = "HTTP/1.1"
+    headers: Headers = field(default_factory=Headers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "http_version": self.http_version,
+            "headers": self.headers.to_list(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Request:
+        return cls(
+            method=str(d["method"]),
+            http_version=str(d["http_version"]),
+            headers=Headers.from_list(d["headers"]),
+        )
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    reason: str = ""
+    http_version: str = "HTTP/1.1"
+    headers: Headers = field(default_factory=Headers)
+    body: str = ""
+    body_truncated: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "http_version": self.http_version,
+            "headers": self.headers.to_list(),
+            "body": self.body,
+            "body_truncated": self.body_truncated,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Response:
+        return cls(
+            status=int(d["status"]),
+            reason=str(d.get("reason", "")),
+            http_version=str(d.get("http_version", "HTTP/1.1")),
+            headers=Headers.from_list(d.get("headers", [])),
+            body=str(d.get("body", "")),
+            body_truncated=bool(d.get("body_truncated", False)),
+        )
+
+
+@dataclass(slots=True)
+class Message:
+    """One WebSocket message (or control frame) as seen on the wire.
+
+    ``length`` is the payload size on the wire (compressed size for permessage-deflate); the
+    preview is the readable payload, cut to the configured size and flagged ``truncated``.
+    """
+
+    side: Side
+    time: float
+    opcode: int
+    length: int
+    preview: str = ""
+    preview_encoding: Literal["text", "base64"] = "text"
+    truncated: bool = False
+    frames: int = 1
+    compressed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "from": self.side,
+            "time": self.time,
+            "opcode": self.opcode,
+            "length": self.length,
+            "preview": self.preview,
+            "preview_encoding": self.preview_encoding,
+            "truncated": self.truncated,
+            "frames": self.frames,
+            "compressed": self.compressed,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Message:
+        side = d["from"]
+        if side not in ("client", "server"):
+            raise ValueError(f"message 'from' must be client or server, not {side!r}")
+        encoding = d.get("preview_encoding", "text")
+        if encoding not in ("text", "base64"):
+            raise ValueError(f"unknown preview_encoding {encoding!r}")
+        return cls(
+            side=side,
+            time=float(d["time"]),
+            opcode=int(d["opcode"]),
+            length=int(d["length"]),
+            preview=str(d.get("preview", "")),
+            preview_encoding=encoding,
+            truncated=bool(d.get("truncated", False)),
+            frames=int(d.get("frames", 1)),
+            compressed=bool(d.get("compressed", False)),
+        )
+
+
+@dataclass(slots=True)
+class Close:
+    """How the WebSocket ended. ``code`` None means a close frame without a status (1005)."""
+
+    code: int | None
+    reason: str = ""
+    by: Side | None = None
+    time: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "reason": self.reason, "by": self.by, "time": self.time}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Close:
+        by = d.get("by")
+        if by not in ("client", "server", None):
+            raise ValueError(f"close 'by' must be client, server or null, not {by!r}")
+        code = d.get("code")
+        time = d.get("time")
+        return cls(
+            code=None if code is None else int(code),
+            reason=str(d.get("reason", "")),
+            by=by,
+            time=None if time is None else float(time),
+        )
+
+
+@dataclass(slots=True)
+class Counts:
+    client_messages: int = 0
+    server_messages: int = 0
+    client_bytes: int = 0
+    server_bytes: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "client_messages": self.client_messages,
+            "server_messages": self.server_messages,
+            "client_bytes": self.client_bytes,
+            "server_bytes": self.server_bytes,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Counts:
+        return cls(**{name: int(d.get(name, 0)) for name in cls.__dataclass_fields__})
+
+
+@dataclass(slots=True)
+class WebSocketSummary:
+    """What flowed after a 101: exact counts, the close, and a bounded window of messages."""
+
+    subprotocol: str | None = None
+    extensions: list[str] = field(default_factory=list)
+    messages: deque[Message] = field(default_factory=deque)
+    counts: Counts = field(default_factory=Counts)
+    close: Close | None = None
+    messages_dropped: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "subprotocol": self.subprotocol,
+            "extensions": list(self.extensions),
+            "messages": [m.to_dict() for m in self.messages],
+            "messages_dropped": self.messages_dropped,
+            "counts": self.counts.to_dict(),
+            "close": None if self.close is None else self.close.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> WebSocketSummary:
+        close = d.get("close")
+        subprotocol = d.get("subprotocol")
+        return cls(
+            subprotocol=None if subprotocol is None else str(subprotocol),
+            extensions=[str(e) for e in d.get("extensions", [])],
+            messages=deque(Message.from_dict(m) for m in d.get("messages", [])),
+            messages_dropped=int(d.get("messages_dropped", 0)),
+            counts=Counts.from_dict(d.get("counts", {})),
+            close=None if close is None else Close.from_dict(close),
+        )
+
+
+@dataclass(slots=True)
+class Fix:
+    stack: str
+    language: str
+    snippet: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"stack": self.stack, "language": self.language, "snippet": self.snippet}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Fix:
+        return cls(stack=str(d["stack"]), language=str(d["language"]), snippet=str(d["snippet"]))
+
+
+@dataclass(slots=True)
+class Finding:
+    code: str
+    severity: Severity
+    title: str
+    explanation: str
+    evidence: dict[str, str] = field(default_factory=dict)
+    fixes: list[Fix] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "title": self.title,
+            "explanation": self.explanation,
+            "evidence": dict(self.evidence),
+            "fixes": [f.to_dict() for f in self.fixes],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Finding:
+        severity = d["severity"]
+        if severity not in ("warning", "error"):
+            raise ValueError(f"finding severity must be warning or error, not {severity!r}")
+        return cls(
+            code=str(d["code"]),
+            severity=severity,
+            title=str(d["title"]),
+            explanation=str(d.get("explanation", "")),
+            evidence={str(k): str(v) for k, v in d.get("evidence", {}).items()},
+            fixes=[Fix.from_dict(f) for f in d.get("fixes", [])],
+        )
+
+
+@dataclass(slots=True)
+class Stack:
+    """The server stack that answered, as far as the wire tells."""
+
+    name: str
+    confidence: float
+    evidence: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "confidence": self.confidence, "evidence": list(self.evidence)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Stack:
+        return cls(
+            name=str(d["name"]),
+            confidence=float(d["confidence"]),
+            evidence=[str(e) for e in d.get("evidence", [])],
+        )
+
+
+@dataclass(slots=True)
+class Handshake:
+    """One WebSocket opening handshake attempt, whatever its outcome."""
+
+    id: str
+    started: float
+    url: str
+    client_address: str = ""
+    request: Request = field(default_factory=Request)
+    response: Response | None = None
+    error: str | None = None
+    answered: float | None = None
+    websocket: WebSocketSummary | None = None
+    verdict: Verdict = "ok"
+    stack: Stack | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def status(self) -> int | None:
+        return None if self.response is None else self.response.status
+
+    @property
+    def origin(self) -> str | None:
+        return self.request.headers.get("Origin")
+
+    @property
+    def offered_subprotocols(self) -> list[str]:
+        return self.request.headers.tokens("Sec-WebSocket-Protocol")
+
+    @property
+    def selected_subprotocol(self) -> str | None:
+        if self.response is None:
+            return None
+        return self.response.headers.get("Sec-WebSocket-Protocol")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "started": self.started,
+            "answered": self.answered,
+            "url": self.url,
+            "client": {"address": self.client_address},
+            "request": self.request.to_dict(),
+            "response": None if self.response is None else self.response.to_dict(),
+            "error": self.error,
+            "websocket": None if self.websocket is None else self.websocket.to_dict(),
+            "verdict": self.verdict,
+            "stack": None if self.stack is None else self.stack.to_dict(),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Handshake:
+        response = d.get("response")
+        websocket = d.get("websocket")
+        stack = d.get("stack")
+        verdict = d.get("verdict", "ok")
+        if verdict not in ("ok", "warning", "error"):
+            raise ValueError(f"verdict must be ok, warning or error, not {verdict!r}")
+        error = d.get("error")
+        answered = d.get("answered")
+        return cls(
+            id=str(d["id"]),
+            started=float(d["started"]),
+            answered=None if answered is None else float(answered),
+            url=str(d["url"]),
+            client_address=str((d.get("client") or {}).get("address", "")),
+            request=Request.from_dict(d["request"]),
+            response=None if response is None else Response.from_dict(response),
+            error=None if error is None else str(error),
+            websocket=None if websocket is None else WebSocketSummary.from_dict(websocket),
+            verdict=verdict,
+            stack=None if stack is None else Stack.from_dict(stack),
+            findings=[Finding.from_dict(f) for f in d.get("findings", [])],
+        )
+
+
+@dataclass(slots=True)
+class Session:
+    """The handshakes of one capture, in the order they started, addressable by id."""
+
+    created: float
+    proxy: dict[str, Any] = field(default_factory=dict)
+    _handshakes: dict[str, Handshake] = field(default_factory=dict, repr=False)
+
+    def add(self, handshake: Handshake) -> None:
+        self._handshakes[handshake.id] = handshake
+
+    def get(self, handshake_id: str) -> Handshake | None:
+        return self._handshakes.get(handshake_id)
+
+    def __iter__(self) -> Iterator[Handshake]:
+        return iter(list(self._handshakes.values()))
+
+    def __len__(self) -> int:
+        return len(self._handshakes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": SESSION_FORMAT,
+            "version": SESSION_VERSION,
+            "created": self.created,
+            "proxy": dict(self.proxy),
+            "handshakes": [h.to_dict() for h in self],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Session:
+        if d.get("format") != SESSION_FORMAT:
+            raise ValueError(f"not a wsinspect session (format is {d.get('format')!r})")
+        if d.get("version") != SESSION_VERSION:
+            raise ValueError(f"unsupported session version {d.get('version')!r}")
+        session = cls(created=float(d["created"]), proxy=dict(d.get("proxy") or {}))
+        for item in d["handshakes"]:
+            session.add(Handshake.from_dict(item))
+        return session
