@@ -1,0 +1,89 @@
+"""Shared fixtures: a real embedded proxy with the recorder, and helpers to wait on it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import pytest
+
+from wsinspect.capture.addon import Recorder
+from wsinspect.capture.frames import DEFAULT_LIMITS, Limits
+from wsinspect.capture.proxy import EmbeddedProxy, ProxyConfig
+from wsinspect.model import Handshake, Session
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+def require(what: str, available: bool, how: str) -> None:
+    """Skip locally when a real component is missing; under CI=true that is a failure."""
+    if available:
+        return
+    message = f"{what} is not available ({how})"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def require_program(name: str, how: str) -> str:
+    path = shutil.which(name)
+    require(name, path is not None, how)
+    assert path is not None
+    return path
+
+
+async def until(condition: Callable[[], object], timeout: float = 5.0) -> None:
+    """Wait for something the proxy does asynchronously (e.g. the end of a relayed connection)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the proxy")
+        await asyncio.sleep(0.01)
+
+
+@dataclass
+class Capture:
+    """A running embedded proxy and what its recorder has seen."""
+
+    proxy: EmbeddedProxy
+    session: Session
+
+    @property
+    def port(self) -> int:
+        return self.proxy.port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def handshakes(self) -> list[Handshake]:
+        return list(self.session)
+
+    async def one(self) -> Handshake:
+        await until(lambda: len(self.session) == 1)
+        return self.handshakes[0]
+
+    async def closed(self, handshake: Handshake) -> Handshake:
+        await until(lambda: handshake.websocket is not None and handshake.websocket.close)
+        return handshake
+
+
+async def start_capture(mode: str = "regular", limits: Limits = DEFAULT_LIMITS) -> Capture:
+    session = Session(created=time.time())
+    proxy = EmbeddedProxy(ProxyConfig(port=0, mode=mode), [Recorder(session, limits=limits)])
+    await proxy.start()
+    return Capture(proxy, session)
+
+
+@pytest.fixture
+async def capture() -> AsyncIterator[Capture]:
+    running = await start_capture()
+    try:
+        yield running
+    finally:
+        await running.proxy.stop()

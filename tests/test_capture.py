@@ -1,0 +1,204 @@
+"""Real websockets servers and clients through the real embedded proxy: what gets captured."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import urllib.request
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.http11 import Response
+
+from tests.conftest import start_capture, until
+from wsinspect.capture.frames import Limits
+from wsinspect.capture.proxy import EmbeddedProxy, ProxyConfig, ProxyError
+
+
+async def echo(ws):
+    async for message in ws:
+        await ws.send(message)
+
+
+def port_of(server) -> int:
+    return server.sockets[0].getsockname()[1]
+
+
+async def test_origin_refusal_is_captured_with_status_headers_and_body(capture):
+    async with serve(echo, "127.0.0.1", 0, origins=["http://localhost:3000"]) as server:
+        url = f"ws://127.0.0.1:{port_of(server)}/chat?room=1"
+        with pytest.raises(InvalidStatus):
+            async with connect(url, proxy=capture.url, origin="http://evil.example"):
+                pass
+    handshake = await capture.one()
+    assert handshake.url == url
+    assert handshake.origin == "http://evil.example"
+    assert handshake.status == 403
+    assert handshake.websocket is None
+    assert handshake.error is None
+    response = handshake.response
+    assert response.headers.get("content-type") == "text/plain; charset=utf-8"
+    assert "websockets/" in response.headers.get("server")
+    assert "invalid Origin header: http://evil.example" in response.body
+    assert handshake.client_address.startswith("127.0.0.1:")
+    assert handshake.answered >= handshake.started
+
+
+async def test_selected_subprotocol_is_captured(capture):
+    async with serve(echo, "127.0.0.1", 0, subprotocols=["graphql-transport-ws"]) as server:
+        url = f"ws://127.0.0.1:{port_of(server)}/graphql"
+        async with connect(
+            url, proxy=capture.url, subprotocols=["graphql-ws", "graphql-transport-ws"]
+        ) as ws:
+            assert ws.subprotocol == "graphql-transport-ws"
+    handshake = await capture.closed(await capture.one())
+    assert handshake.status == 101
+    assert handshake.offered_subprotocols == ["graphql-ws", "graphql-transport-ws"]
+    assert handshake.selected_subprotocol == "graphql-transport-ws"
+    assert handshake.websocket.subprotocol == "graphql-transport-ws"
+
+
+async def test_exact_counts_bytes_and_client_close(capture):
+    sizes = [0, 1, 125, 126, 65_535, 65_536, 300_000]
+    async with serve(echo, "127.0.0.1", 0, compression=None, max_size=None) as server:
+        url = f"ws://127.0.0.1:{port_of(server)}/echo"
+        async with connect(url, proxy=capture.url, compression=None, max_size=None) as ws:
+            for size in sizes:
+                await ws.send(b"\x07" * size)
+                assert await ws.recv() == b"\x07" * size
+            await ws.send("text ✓")
+            assert await ws.recv() == "text ✓"
+            await ws.close(4001, "done here")
+    handshake = await capture.closed(await capture.one())
+    counts = handshake.websocket.counts
+    total = sum(sizes) + len("text ✓".encode())
+    assert (counts.client_messages, counts.server_messages) == (8, 8)
+    assert (counts.client_bytes, counts.server_bytes) == (total, total)
+    close = handshake.websocket.close
+    assert (close.code, close.reason, close.by) == (4001, "done here", "client")
+    texts = [m for m in handshake.websocket.messages if m.opcode == 1]
+    assert [(m.side, m.preview) for m in texts] == [("client", "text ✓"), ("server", "text ✓")]
+
+
+async def test_server_close_and_compressed_traffic(capture):
+    async def say_goodbye(ws):
+        await ws.send("first")
+        await ws.recv()
+        await ws.close(1011, "backend exploded")
+
+    async with serve(say_goodbye, "127.0.0.1", 0) as server:  # permessage-deflate by default
+        url = f"ws://127.0.0.1:{port_of(server)}/"
+        async with connect(url, proxy=capture.url) as ws:
+            assert await ws.recv() == "first"
+            await ws.send("second")
+            with pytest.raises(ConnectionClosed):
+                await ws.recv()
+    handshake = await capture.closed(await capture.one())
+    ws_summary = handshake.websocket
+    assert any("permessage-deflate" in e for e in ws_summary.extensions)
+    data = [(m.side, m.preview, m.compressed) for m in ws_summary.messages if m.opcode == 1]
+    assert data == [("server", "first", True), ("client", "second", True)]
+    close = ws_summary.close
+    assert (close.code, close.reason, close.by) == (1011, "backend exploded", "server")
+
+
+async def test_previews_are_bounded_but_counts_are_not():
+    capture = await start_capture(limits=Limits(preview_bytes=8, max_messages=4))
+    try:
+        async with serve(echo, "127.0.0.1", 0) as server:
+            url = f"ws://127.0.0.1:{port_of(server)}/"
+            async with connect(url, proxy=capture.url) as ws:
+                for i in range(20):
+                    await ws.send(f"message number {i}")
+                    await ws.recv()
+        handshake = await capture.closed(await capture.one())
+    finally:
+        await capture.proxy.stop()
+    summary = handshake.websocket
+    assert (summary.counts.client_messages, summary.counts.server_messages) == (20, 20)
+    assert len(summary.messages) == 4
+    assert all(m.truncated and len(m.preview) <= 8 for m in summary.messages if m.opcode == 1)
+
+
+async def test_unreachable_server_is_recorded_as_error(capture):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    with pytest.raises(InvalidStatus):
+        async with connect(f"ws://127.0.0.1:{dead_port}/ws", proxy=capture.url, open_timeout=5):
+            pass
+    handshake = await capture.one()
+    assert handshake.response is None
+    assert "refused" in handshake.error.lower() or "111" in handshake.error
+
+
+async def test_plain_http_is_relayed_and_not_recorded(capture):
+    def plain(connection, request):
+        if request.path == "/plain":
+            return Response(200, "OK", Headers({"Content-Type": "text/plain"}), b"hello")
+        return None
+
+    async with serve(echo, "127.0.0.1", 0, process_request=plain) as server:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": capture.url}))
+        target = f"http://127.0.0.1:{port_of(server)}/plain"
+        body = await asyncio.to_thread(lambda: opener.open(target, timeout=5).read())
+    assert body == b"hello"
+    assert capture.handshakes == []
+
+
+async def test_reverse_mode():
+    async with serve(echo, "127.0.0.1", 0, subprotocols=["chat"]) as server:
+        backend = port_of(server)
+        capture = await start_capture(mode=f"reverse:http://127.0.0.1:{backend}")
+        try:
+            async with connect(
+                f"ws://127.0.0.1:{capture.port}/live", subprotocols=["chat"], proxy=None
+            ) as ws:
+                await ws.send("through the reverse proxy")
+                assert await ws.recv() == "through the reverse proxy"
+            handshake = await capture.closed(await capture.one())
+        finally:
+            await capture.proxy.stop()
+    assert handshake.url == f"ws://127.0.0.1:{backend}/live"
+    assert handshake.status == 101
+    assert handshake.websocket.subprotocol == "chat"
+    assert handshake.websocket.counts.client_messages == 1
+
+
+async def test_port_is_free_again_after_stop():
+    capture = await start_capture()
+    port = capture.port
+    await capture.proxy.stop()
+    again = EmbeddedProxy(ProxyConfig(port=port), [])
+    await again.start()  # would fail with "address in use" if stop() left the socket bound
+    await again.stop()
+
+
+async def test_busy_port_is_a_clear_error():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ProxyError, match=rf"127\.0\.0\.1:{port}.*in use.*--port"):
+            await EmbeddedProxy(ProxyConfig(port=port), []).start()
+
+
+async def test_two_connections_through_one_client_connection_stay_apart(capture):
+    async with serve(echo, "127.0.0.1", 0) as server:
+        url = f"ws://127.0.0.1:{port_of(server)}/"
+        async with (
+            connect(url + "a", proxy=capture.url) as a,
+            connect(url + "b", proxy=capture.url) as b,
+        ):
+            await a.send("to a")
+            await b.send("to b")
+            await b.send("to b again")
+            await a.recv(), await b.recv(), await b.recv()
+    await until(
+        lambda: len(capture.session) == 2 and all(h.websocket.close for h in capture.session)
+    )
+    by_path = {h.url.rsplit("/", 1)[1]: h.websocket.counts.client_messages for h in capture.session}
+    assert by_path == {"a": 1, "b": 2}
