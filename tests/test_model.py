@@ -50,8 +50,9 @@ def full_handshake() -> Handshake:
             extensions=["permessage-deflate"],
             messages=deque(
                 [
-                    Message("client", 1.0, 1, 5, "hello"),
-                    Message("server", 2.0, 2, 3, "AAEC", "base64", True, 2, True),
+                    Message("client", 1.0, 1, 5, b"hello"),
+                    Message("server", 2.0, 2, 3, b"\x00\x01\x02", True, 2, True),
+                    Message("server", 2.5, 8, 5, b"\x03\xe8bye"),
                 ]
             ),
             counts=Counts(1, 1, 5, 3),

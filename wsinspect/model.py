@@ -7,6 +7,7 @@ the wire, and some server stacks are recognised by them.
 
 from __future__ import annotations
 
+import base64
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -106,32 +107,45 @@ class Response:
         )
 
 
+OP_TEXT, OP_BINARY, OP_CLOSE = 0x1, 0x2, 0x8
+
+
 @dataclass(slots=True)
 class Message:
     """One WebSocket message (or control frame) as seen on the wire.
 
-    ``length`` is the payload size on the wire (compressed size for permessage-deflate); the
-    preview is the readable payload, cut to the configured size and flagged ``truncated``.
+    ``length`` is the payload size on the wire (the compressed size under permessage-deflate);
+    ``data`` holds the first bytes of the readable payload, cut at the preview size (``truncated``
+    says so). The text or base64 preview is rendered from it on demand: the proxy's hot path only
+    keeps bytes, and most messages leave the bounded window before anybody looks at them.
     """
 
     side: Side
     time: float
     opcode: int
     length: int
-    preview: str = ""
-    preview_encoding: Literal["text", "base64"] = "text"
+    data: bytes = b""
     truncated: bool = False
     frames: int = 1
     compressed: bool = False
 
+    @property
+    def preview(self) -> str:
+        return render_preview(self.data, self.opcode, self.truncated)[0]
+
+    @property
+    def preview_encoding(self) -> Literal["text", "base64"]:
+        return render_preview(self.data, self.opcode, self.truncated)[1]
+
     def to_dict(self) -> dict[str, Any]:
+        preview, encoding = render_preview(self.data, self.opcode, self.truncated)
         return {
             "from": self.side,
             "time": self.time,
             "opcode": self.opcode,
             "length": self.length,
-            "preview": self.preview,
-            "preview_encoding": self.preview_encoding,
+            "preview": preview,
+            "preview_encoding": encoding,
             "truncated": self.truncated,
             "frames": self.frames,
             "compressed": self.compressed,
@@ -142,20 +156,59 @@ class Message:
         side = d["from"]
         if side not in ("client", "server"):
             raise ValueError(f"message 'from' must be client or server, not {side!r}")
+        opcode = int(d["opcode"])
+        preview = str(d.get("preview", ""))
         encoding = d.get("preview_encoding", "text")
-        if encoding not in ("text", "base64"):
+        if encoding == "base64":
+            data = base64.b64decode(preview, validate=True)
+        elif encoding == "text":
+            data = close_payload(preview) if opcode == OP_CLOSE else preview.encode("utf-8")
+        else:
             raise ValueError(f"unknown preview_encoding {encoding!r}")
         return cls(
             side=side,
             time=float(d["time"]),
-            opcode=int(d["opcode"]),
+            opcode=opcode,
             length=int(d["length"]),
-            preview=str(d.get("preview", "")),
-            preview_encoding=encoding,
+            data=data,
             truncated=bool(d.get("truncated", False)),
             frames=int(d.get("frames", 1)),
             compressed=bool(d.get("compressed", False)),
         )
+
+
+def render_preview(
+    data: bytes, opcode: int, truncated: bool
+) -> tuple[str, Literal["text", "base64"]]:
+    """Text when the bytes are UTF-8 (a code point cut by the preview size is trimmed), else base64.
+
+    A close frame reads as its status code and reason, e.g. ``1001 tab closed``.
+    """
+    if opcode == OP_CLOSE:
+        code, reason = parse_close(data)
+        return (f"{code} {reason}".strip() if code is not None else ""), "text"
+    if opcode != OP_BINARY:
+        for trim in range(4 if truncated else 1):
+            try:
+                return data[: len(data) - trim].decode("utf-8"), "text"
+            except UnicodeDecodeError:
+                continue
+    return base64.b64encode(data).decode("ascii"), "base64"
+
+
+def parse_close(payload: bytes) -> tuple[int | None, str]:
+    """The status code and reason of a close frame's payload (no code means 1005: None)."""
+    if len(payload) < 2:
+        return None, ""
+    return int.from_bytes(payload[:2], "big"), payload[2:].decode("utf-8", "replace")
+
+
+def close_payload(preview: str) -> bytes:
+    """The inverse of a close frame's preview: ``"1001 tab closed"`` back to its payload."""
+    code, _, reason = preview.partition(" ")
+    if not code:
+        return b""
+    return int(code).to_bytes(2, "big") + reason.encode("utf-8")
 
 
 @dataclass(slots=True)

@@ -19,7 +19,6 @@ from wsinspect.capture.frames import (
     FrameSniffer,
     Limits,
     MessageWindow,
-    make_preview,
 )
 from wsinspect.model import (
     Close,
@@ -215,11 +214,9 @@ class Recorder:
         content = message.content
         if opcode < OP_CLOSE:
             window.count(side, len(content))
-        preview, encoding, truncated = make_preview(
-            content, opcode, window.limits.preview_bytes, len(content)
-        )
+        data = content[: window.limits.preview_bytes]
         window.add(
-            Message(side, message.timestamp, opcode, len(content), preview, encoding, truncated)
+            Message(side, message.timestamp, opcode, len(content), data, len(content) > len(data))
         )
 
     def websocket_end(self, flow: http.HTTPFlow) -> None:

@@ -9,7 +9,6 @@ reads; the bytes on the wire are relayed by mitmproxy untouched.
 
 from __future__ import annotations
 
-import base64
 import zlib
 from collections import deque
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ try:
 except ImportError:  # pragma: no cover - the pure-Python fallback of websockets
     from websockets.utils import apply_mask
 
-from wsinspect.model import Close, Message, Side, WebSocketSummary
+from wsinspect.model import Close, Message, Side, WebSocketSummary, parse_close
 
 OP_CONTINUATION, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
 OP_CLOSE, OP_PING, OP_PONG = 0x8, 0x9, 0xA
@@ -30,6 +29,7 @@ OP_CLOSE, OP_PING, OP_PONG = 0x8, 0x9, 0xA
 _INFLATE_TAIL = b"\x00\x00\xff\xff"
 _INFLATE_STEP = 64 * 1024  # bound on inflated bytes held at once (a deflate bomb stays cheap)
 _MAX_CONTROL_PAYLOAD = 125
+_SMALL_DATA_FRAME = frozenset({0x80 | OP_TEXT, 0x80 | OP_BINARY})  # FIN; RSV2, RSV3 clear
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,26 +67,6 @@ class Deflate:
                     server_no_context_takeover="server_no_context_takeover" in flags,
                 )
         return None
-
-
-def make_preview(payload: bytes, opcode: int, limit: int, total: int) -> tuple[str, str, bool]:
-    """Text if the payload is UTF-8 (a code point cut at the end is trimmed), else base64."""
-    cut = payload[:limit]
-    truncated = total > len(cut)
-    if opcode != OP_BINARY:
-        for trim in range(4 if truncated else 1):
-            try:
-                return cut[: len(cut) - trim].decode("utf-8"), "text", truncated
-            except UnicodeDecodeError:
-                continue
-    return base64.b64encode(cut).decode("ascii"), "base64", truncated
-
-
-def close_preview(payload: bytes) -> tuple[int | None, str]:
-    """The status code and reason of a close frame's payload (no code: 1005, reported as None)."""
-    if len(payload) < 2:
-        return None, ""
-    return int.from_bytes(payload[:2], "big"), payload[2:].decode("utf-8", "replace")
 
 
 class MessageWindow:
@@ -187,12 +167,32 @@ class FrameSniffer:
         if d.broken:
             return
         pos, end = 0, len(data)
+        limit = self.preview_bytes
+        window = self.window
         while pos < end:
             if d.frame_opcode < 0:
+                # Fast path, the common case: a whole small unfragmented uncompressed data frame.
+                if not d.header and d.msg_opcode < 0 and end - pos >= 2:
+                    b0, b1 = data[pos], data[pos + 1]
+                    length = b1 & 0x7F
+                    start = pos + (6 if b1 & 0x80 else 2)
+                    if (
+                        length < 126
+                        and b0 & 0xBF in _SMALL_DATA_FRAME
+                        and not (b0 & 0x40 and d.deflate)
+                        and start + length <= end
+                    ):
+                        payload = data[start : start + min(length, limit)]
+                        if b1 & 0x80:
+                            payload = apply_mask(payload, data[start - 4 : start])
+                        window.count(side, length)
+                        window.add(Message(side, now, b0 & 0x0F, length, payload, length > limit))
+                        pos = start + length
+                        continue
                 pos = self._read_header(d, data, pos, now)
                 if pos < 0:
                     return
-                if d.frame_remaining == 0 and d.frame_opcode >= 0:
+                if d.frame_remaining == 0:
                     self._end_frame(d, now)
                 continue
             take = min(d.frame_remaining, end - pos)
@@ -265,7 +265,7 @@ class FrameSniffer:
         if d.msg_compressed:
             self._inflate(d, self._unmask(d, data[pos : pos + take]))
         else:
-            room = self.preview_bytes + 4 - len(d.msg_preview)  # +4 to see a cut code point
+            room = self.preview_bytes - len(d.msg_preview)
             if room > 0:
                 d.msg_preview += self._unmask(d, data[pos : pos + min(take, room)])
         d.frame_offset += take
@@ -284,7 +284,7 @@ class FrameSniffer:
         inflater = d.inflater
         if inflater is None:
             return
-        room = self.preview_bytes + 4 - len(d.msg_preview)
+        room = self.preview_bytes + 1 - len(d.msg_preview)  # one more: to know it was cut
         if d.no_context_takeover and room <= 0:
             return  # the next message starts a fresh context: nothing left to learn here
         try:
@@ -292,7 +292,7 @@ class FrameSniffer:
             while True:
                 if room > 0:
                     d.msg_preview += out[:room]
-                    room = self.preview_bytes + 4 - len(d.msg_preview)
+                    room = self.preview_bytes + 1 - len(d.msg_preview)
                 if not inflater.unconsumed_tail:
                     break
                 out = inflater.decompress(inflater.unconsumed_tail, _INFLATE_STEP)
@@ -311,39 +311,25 @@ class FrameSniffer:
 
     def _control_frame(self, d: _Direction, opcode: int, payload: bytes, length: int, now: float):
         if opcode == OP_CLOSE:
-            code, reason = close_preview(payload)
+            code, reason = parse_close(payload)
             self.window.closed(d.side, code, reason, now)
-            text = f"{code} {reason}".strip() if code is not None else ""
-            message = Message(d.side, now, opcode, length, text, "text", False)
-        else:
-            preview, encoding, truncated = make_preview(payload, opcode, self.preview_bytes, length)
-            message = Message(d.side, now, opcode, length, preview, encoding, truncated)
-        self.window.add(message)
+        data = payload[: self.preview_bytes]
+        self.window.add(Message(d.side, now, opcode, length, data, length > len(data)))
 
     def _end_message(self, d: _Direction, now: float) -> None:
         if d.msg_compressed and d.inflater is not None:
             self._inflate(d, _INFLATE_TAIL)
             if d.no_context_takeover:
                 d.inflater = zlib.decompressobj(-15)
-        opcode, length = d.msg_opcode, d.msg_length
-        d.msg_opcode = -1
+        length = d.msg_length
+        d.msg_opcode, opcode = -1, d.msg_opcode
         self.window.count(d.side, length)
+        data = bytes(d.msg_preview[: self.preview_bytes])
         # The inflated size of a compressed message is not tracked past the preview.
-        total = len(d.msg_preview) if d.msg_compressed else length
-        preview, encoding, truncated = make_preview(
-            bytes(d.msg_preview), opcode, self.preview_bytes, total
-        )
+        truncated = len(d.msg_preview) > len(data) if d.msg_compressed else length > len(data)
         self.window.add(
             Message(
-                d.side,
-                d.msg_time,
-                opcode,
-                length,
-                preview,
-                encoding,
-                truncated,
-                d.msg_frames,
-                d.msg_compressed,
+                d.side, d.msg_time, opcode, length, data, truncated, d.msg_frames, d.msg_compressed
             )
         )
 
