@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from wsinspect import diagnose
 from wsinspect.capture.frames import (
     DEFAULT_LIMITS,
     OP_CLOSE,
@@ -91,7 +92,7 @@ class Recorder:
         session: Session,
         listeners: list[Listener] | None = None,
         limits: Limits = DEFAULT_LIMITS,
-        analyze: Callable[[Handshake], None] | None = None,
+        analyze: Callable[[Handshake], object] | None = diagnose.apply,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.session = session

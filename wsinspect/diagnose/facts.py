@@ -1,0 +1,138 @@
+"""Facts read off one handshake, shared by the stack fingerprints, the rules and the fixes.
+
+Everything here is derived from the handshake alone: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from wsinspect.model import Handshake, Headers
+
+WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+_DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Scheme, host and port of an Origin or a URL; ``authority`` is host[:port] as written."""
+
+    scheme: str
+    host: str
+    port: int | None
+    authority: str
+
+    @property
+    def effective_port(self) -> int | None:
+        return self.port if self.port is not None else _DEFAULT_PORTS.get(self.scheme)
+
+    @property
+    def site(self) -> str:
+        """The registrable part of the host, roughly: what "same-site" compares (ports ignored)."""
+        host = self.host.lower().rstrip(".")
+        if host.replace(".", "").isdigit() or ":" in host:
+            return host  # an IP address is its own site
+        labels = host.split(".")
+        return ".".join(labels[-2:])
+
+
+def parse_endpoint(text: str | None) -> Endpoint | None:
+    if not text:
+        return None
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.scheme or not parts.hostname:
+        return None
+    return Endpoint(parts.scheme.lower(), parts.hostname.lower(), port, parts.netloc.lower())
+
+
+def parse_host_header(value: str | None, scheme: str) -> Endpoint | None:
+    return parse_endpoint(f"{scheme}://{value}") if value else None
+
+
+def expected_accept(key: str) -> str:
+    digest = hashlib.sha1((key.strip() + WEBSOCKET_GUID).encode("ascii", "replace")).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    handshake: Handshake
+    status: int | None
+    request: Headers
+    response: Headers
+    body: str
+    origin: str | None
+    origin_endpoint: Endpoint | None
+    host: str | None
+    host_endpoint: Endpoint | None
+    target: Endpoint | None
+    offered: list[str]
+    selected: str | None
+    has_credentials: bool
+
+    @property
+    def path(self) -> str:
+        parts = urlsplit(self.handshake.url)
+        return parts.path or "/"
+
+    @property
+    def query(self) -> str:
+        return urlsplit(self.handshake.url).query
+
+    @property
+    def cross_origin(self) -> bool:
+        """The Origin's host[:port] differs from the Host header's, compared as written and without
+        case, as coder/websocket and gorilla/websocket do by default (the scheme plays no part)."""
+        o = self.origin_endpoint
+        if o is None:
+            return self.origin is not None  # "null", file://: no host to compare
+        host = self.host or (self.target.authority if self.target else "")
+        return o.authority != host.lower()
+
+    @property
+    def cross_site(self) -> bool:
+        """The page's site differs from the server's: what cross-site WebSocket hijacking needs."""
+        o = self.origin_endpoint
+        t = self.host_endpoint or self.target
+        if o is None or t is None:
+            return self.origin is not None and self.origin_endpoint is None
+        return o.site != t.site
+
+    @property
+    def origin_host(self) -> str:
+        """host[:port] of the Origin, the form coder/websocket's OriginPatterns and Django want."""
+        return self.origin_endpoint.authority if self.origin_endpoint else (self.origin or "")
+
+    def body_has(self, *needles: str) -> bool:
+        return any(needle in self.body for needle in needles)
+
+
+def facts_of(handshake: Handshake) -> Facts:
+    request = handshake.request.headers
+    response = handshake.response.headers if handshake.response else Headers()
+    target = parse_endpoint(handshake.url)
+    scheme = target.scheme if target else "ws"
+    host = request.get("Host")
+    origin = request.get("Origin")
+    return Facts(
+        handshake=handshake,
+        status=handshake.status,
+        request=request,
+        response=response,
+        body=handshake.response.body if handshake.response else "",
+        origin=origin,
+        origin_endpoint=parse_endpoint(origin),
+        host=host,
+        host_endpoint=parse_host_header(host, scheme) or target,
+        target=target,
+        offered=handshake.offered_subprotocols,
+        selected=handshake.selected_subprotocol,
+        has_credentials=request.has("Cookie") or request.has("Authorization"),
+    )
