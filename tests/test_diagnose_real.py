@@ -1,4 +1,4 @@
-"""Real servers refuse real handshakes through the real proxy; the diagnosis names cause, stack, fix.
+"""Real servers refuse real handshakes through the real proxy: cause, stack and fix are named.
 
 Every client sends a browser-like Origin. For each server: the finding code, the recognised stack,
 and the fix's knob with the observed value in the form that stack wants. Every accepted handshake
@@ -205,7 +205,7 @@ async def test_socketio_accepted_is_ok(capture):
     assert_ok(handshake)
 
 
-# -- nginx in front, without the upgrade lines ------------------------------------------------------
+# -- nginx in front, without the upgrade lines ---------------------------------------------
 
 
 @pytest.mark.parametrize("backend", ["gorilla", "socket.io"])
