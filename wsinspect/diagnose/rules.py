@@ -73,7 +73,7 @@ def upstream_failed(ctx: Context) -> Finding | None:
     error = f.handshake.error
     if f.handshake.response is None and error:
         lowered = error.lower()
-        if "refused" in lowered:
+        if "refused" in lowered or "connect call failed" in lowered:
             why = "nothing listens at that address (connection refused)"
         elif "timed out" in lowered or "timeout" in lowered:
             why = "the server did not answer in time"
@@ -277,6 +277,8 @@ def upgrade_headers_missing(ctx: Context) -> Finding | None:
         f.request.get("Connection"), "upgrade"
     )
     proxy = ctx.recognition.proxy
+    if f.request.get("Sec-WebSocket-Version") != "13":
+        return None  # version-unsupported explains the refusal
     if not request_ok:
         where = "The client's request lacks"
     elif f.status == 101:
