@@ -47,7 +47,8 @@ async def test_sigint_writes_a_valid_redacted_private_file(tmp_path, picky_serve
     running = await start_record("-o", str(output))
     await refused(picky_server, running.port, Cookie="sid=abc123", Authorization="Bearer xyz789")
     line = await running.line()
-    assert "403" in line and "origin http://evil.example" in line
+    assert "FAIL  403" in line and "origin http://evil.example" in line
+    assert "origin-rejected: Origin http://evil.example refused by the server" in line
     running.process.send_signal(signal.SIGINT)
     code, _, err = await running.finish()
     assert code == 0

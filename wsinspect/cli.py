@@ -107,7 +107,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_proxy_options(record)
     record.set_defaults(run=_record)
+
+    diagnose = commands.add_parser(
+        "diagnose",
+        help="explain every handshake in saved sessions; exit 1 on findings (for CI)",
+        description="Diagnose every WebSocket handshake in one or more session files: why it "
+        "failed, which server stack answered, and the fix. Exit 1 when a finding is at or "
+        "above --fail-on, 2 when a file cannot be read.",
+    )
+    diagnose.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    diagnose.add_argument(
+        "--format", choices=("text", "json", "markdown"), default="text", help="default: text"
+    )
+    diagnose.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "never"),
+        default="error",
+        help="exit 1 when a finding of this severity or worse exists (default: error)",
+    )
+    diagnose.set_defaults(run=_diagnose)
     return parser
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    from wsinspect import diagnose, report
+    from wsinspect.sessions import InputError, load
+
+    handshakes = []
+    unreadable = False
+    for path in args.files:
+        try:
+            session = load(path)
+        except InputError as e:
+            print(f"wsinspect: {e}", file=sys.stderr)
+            unreadable = True
+            continue
+        handshakes += [diagnose.apply(h) for h in session]
+    render = {"text": report.text, "json": report.as_json, "markdown": report.markdown}
+    sys.stdout.write(render[args.format](handshakes))
+    if unreadable:
+        return EXIT_USAGE
+    failing = {"error": {"error"}, "warning": {"error", "warning"}, "never": set()}[args.fail_on]
+    return EXIT_FINDINGS if any(h.verdict in failing for h in handshakes) else EXIT_OK
 
 
 def _record(args: argparse.Namespace) -> int:

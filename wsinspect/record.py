@@ -16,6 +16,7 @@ from wsinspect.capture.addon import Recorder
 from wsinspect.capture.frames import DEFAULT_LIMITS, Limits
 from wsinspect.capture.proxy import EmbeddedProxy, ProxyConfig
 from wsinspect.model import Handshake, Session
+from wsinspect.report import handshake_line
 from wsinspect.sessions import OutputError, save
 from wsinspect.text import printable
 
@@ -28,24 +29,6 @@ class RecordOptions:
     count: int | None = None
     duration: float | None = None
     redact: bool = True
-
-
-def handshake_line(handshake: Handshake) -> str:
-    """The one-line summary of a finished handshake, safe for a terminal."""
-    clock = time.strftime("%H:%M:%S", time.localtime(handshake.started))
-    status = str(handshake.status) if handshake.status is not None else "---"
-    offered = ", ".join(handshake.offered_subprotocols) or "-"
-    selected = handshake.selected_subprotocol or "-"
-    parts = [
-        clock,
-        status,
-        handshake.url,
-        f"origin {handshake.origin or '-'}",
-        f"subprotocol {offered} -> {selected}",
-    ]
-    if handshake.error:
-        parts.append(f"error: {handshake.error}")
-    return printable("  ".join(parts))
 
 
 class LinePrinter:

@@ -19,7 +19,7 @@ def looks_native(document: Any) -> bool:
 def loads(data: bytes) -> Session:
     """Parse a native session; raises ValueError (with a one-line reason) on bad input."""
     try:
-        document = json.loads(data)
+        document = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise ValueError("not UTF-8 text") from None
     except json.JSONDecodeError as e:

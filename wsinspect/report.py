@@ -1,0 +1,113 @@
+"""Diagnosed handshakes rendered for people: terminal text and Markdown, and as plain JSON data.
+
+Everything captured passes through ``printable`` before it reaches a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+
+from wsinspect.diagnose import rule_page
+from wsinspect.model import Handshake
+from wsinspect.text import printable
+
+VERDICT_LABEL = {"ok": "OK", "warning": "WARN", "error": "FAIL"}
+
+
+def status_text(handshake: Handshake) -> str:
+    return str(handshake.status) if handshake.status is not None else "---"
+
+
+def top_finding(handshake: Handshake) -> str:
+    if not handshake.findings:
+        return ""
+    first = handshake.findings[0]
+    return f"{first.code}: {first.title}"
+
+
+def handshake_line(handshake: Handshake) -> str:
+    """One line per handshake, as `record` prints them: safe for a terminal."""
+    clock = time.strftime("%H:%M:%S", time.localtime(handshake.started))
+    offered = ", ".join(handshake.offered_subprotocols) or "-"
+    parts = [
+        clock,
+        f"{VERDICT_LABEL[handshake.verdict]:<4}",
+        status_text(handshake),
+        handshake.url,
+        f"origin {handshake.origin or '-'}",
+        f"subprotocol {offered} -> {handshake.selected_subprotocol or '-'}",
+    ]
+    if handshake.findings:
+        parts.append(top_finding(handshake))
+    elif handshake.error:
+        parts.append(f"error: {handshake.error}")
+    return printable("  ".join(parts))
+
+
+def summary(handshakes: list[Handshake]) -> str:
+    failed = sum(h.verdict == "error" for h in handshakes)
+    warned = sum(h.verdict == "warning" for h in handshakes)
+    return (
+        f"{len(handshakes)} handshakes: {failed} failed, {warned} with warnings, "
+        f"{len(handshakes) - failed - warned} ok"
+    )
+
+
+def text(handshakes: Iterable[Handshake]) -> str:
+    """The full terminal report: each handshake, then its findings with evidence and fixes."""
+    items = list(handshakes)
+    out: list[str] = []
+    for handshake in items:
+        out.append(handshake_line(handshake))
+        if handshake.stack is not None:
+            stack = handshake.stack
+            confidence = f" ({stack.confidence:.0%})" if stack.name != "unknown" else ""
+            out.append(f"  stack: {stack.name}{confidence} — {'; '.join(stack.evidence)}")
+        for finding in handshake.findings:
+            out.append(f"  [{finding.severity}] {finding.code}: {finding.title}")
+            out.append(f"    {finding.explanation}")
+            for name, value in finding.evidence.items():
+                out.append(f"    {name}: {value}")
+            for fix in finding.fixes:
+                out.append(f"    fix for {fix.stack} ({fix.language}):")
+                out.extend(f"      {line}" for line in fix.snippet.splitlines())
+            out.append(f"    see {rule_page(finding.code)}")
+        out.append("")
+    out.append(summary(items))
+    return printable_lines(out)
+
+
+def printable_lines(lines: list[str]) -> str:
+    return "\n".join(printable(line) for line in lines) + "\n"
+
+
+def markdown(handshakes: Iterable[Handshake]) -> str:
+    """A report to paste into a ticket: a summary table, then each failed handshake in full."""
+    items = list(handshakes)
+    out = ["# WebSocket handshakes", "", summary(items), ""]
+    out += ["| verdict | status | URL | Origin | stack | finding |", "|---|---|---|---|---|---|"]
+    for h in items:
+        stack = h.stack.name if h.stack else ""
+        cells = [h.verdict, status_text(h), h.url, h.origin or "", stack, top_finding(h)]
+        out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    for h in items:
+        if not h.findings:
+            continue
+        out += ["", f"## {status_text(h)} {h.url}", ""]
+        for finding in h.findings:
+            out += [f"### {finding.code}: {finding.title}", "", finding.explanation, ""]
+            out += [f"- **{name}**: `{value}`" for name, value in finding.evidence.items()]
+            for fix in finding.fixes:
+                out += ["", f"Fix for {fix.stack}:", "", f"```{fix.language}", fix.snippet, "```"]
+            out += ["", f"See [{finding.code}]({rule_page(finding.code)})."]
+    return "\n".join(out) + "\n"
+
+
+def _cell(value: str) -> str:
+    return printable(value).replace("|", "\\|")
+
+
+def as_json(handshakes: Iterable[Handshake]) -> str:
+    return json.dumps([h.to_dict() for h in handshakes], ensure_ascii=False, indent=1) + "\n"
