@@ -15,6 +15,24 @@ from wsinspect.diagnose.fixes import fixes_for, popular
 from wsinspect.diagnose.stacks import Recognition
 from wsinspect.model import Finding, Severity
 
+# The stable finding codes (DESIGN.md), each with a page docs/rules/<code>.md.
+CODES = (
+    "origin-rejected",
+    "subprotocol-not-selected",
+    "subprotocol-not-offered",
+    "upgrade-headers-missing",
+    "version-unsupported",
+    "accept-mismatch",
+    "not-upgraded",
+    "redirected",
+    "unauthorized",
+    "not-found",
+    "upstream-failed",
+    "cross-origin-accepted",
+    "closed-abnormally",
+    "handshake-rejected",  # not in DESIGN.md: the catch-all, so that no refusal reads as ok
+)
+
 CHROME_FAILED = (
     "Chrome logs `WebSocket connection to '…' failed: {why}`; the page only sees close 1006."
 )
@@ -39,6 +57,7 @@ class Context:
         *,
         own_origin: bool = False,
     ) -> Finding:
+        assert code in CODES, code
         stacks = self.recognition.names()
         if self.recognition.server is None:  # unknown server: offer the likely stacks too
             stacks += popular(code)
