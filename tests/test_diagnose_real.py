@@ -7,6 +7,8 @@ must come out ok: a false alarm is a bug.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
@@ -227,3 +229,81 @@ async def test_nginx_without_upgrade_headers(capture, backend):
         "proxy_set_header Host $host;",
     ):
         assert line in snippet
+
+
+# -- Python websockets' legacy server, and Starlette on a real uvicorn ------------------------
+
+
+async def test_legacy_websockets_ignores_an_unknown_subprotocol(capture):
+    from websockets.legacy.server import serve as legacy_serve
+
+    async def hello(ws, path=None):
+        await ws.close()
+
+    async with legacy_serve(hello, "127.0.0.1", 0, subprotocols=["v2"]) as server:
+        port = server.sockets[0].getsockname()[1]
+        handshake = await attempt(capture, f"ws://127.0.0.1:{port}/", subprotocols=["v1"])
+    assert handshake.status == 101  # the legacy server answers without the header; new ones 400
+    assert "subprotocol-not-selected" in codes(handshake)
+
+
+async def test_legacy_websockets_origin_refusal(capture):
+    from websockets.legacy.server import serve as legacy_serve
+
+    async with legacy_serve(echo, "127.0.0.1", 0, origins=["http://localhost:3000"]) as server:
+        port = server.sockets[0].getsockname()[1]
+        handshake = await attempt(capture, f"ws://127.0.0.1:{port}/")
+    assert codes(handshake) == ["origin-rejected"]
+    assert handshake.stack.name == "Python websockets (legacy)"
+    assert 'origins=["http://localhost:5173"]' in handshake.findings[0].fixes[0].snippet
+
+
+@pytest.fixture(params=["websockets-sansio", "wsproto"])
+async def uvicorn_app(request):
+    import sys
+
+    from tests.servers import free_port
+
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "tests.servers.asgi_app:app",
+        "--port",
+        str(port),
+        "--ws",
+        request.param,
+        "--log-level",
+        "warning",
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        yield port
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def test_starlette_on_uvicorn_refusing_the_origin(capture, uvicorn_app):
+    handshake = await attempt(capture, f"ws://127.0.0.1:{uvicorn_app}/guarded")
+    assert handshake.status == 403
+    assert codes(handshake) == ["origin-rejected"]
+    assert handshake.stack.name == "Starlette/FastAPI (uvicorn)"
+    stacks = [fix.stack for fix in handshake.findings[0].fixes]
+    assert stacks[:2] == ["Starlette/FastAPI (uvicorn)", "Django Channels"]
+    assert 'ALLOWED_ORIGINS = {"http://localhost:5173"}' in handshake.findings[0].fixes[0].snippet
+
+
+async def test_starlette_accept_without_subprotocol(capture, uvicorn_app):
+    handshake = await attempt(capture, f"ws://127.0.0.1:{uvicorn_app}/echo", subprotocols=["chat"])
+    assert codes(handshake) == ["subprotocol-not-selected"]
+    assert handshake.stack.name == "Starlette/FastAPI (uvicorn)"
+    assert 'accept(subprotocol="chat")' in handshake.findings[0].fixes[0].snippet

@@ -18,6 +18,7 @@ from wsinspect.model import Stack
 
 Test = Callable[[Facts], bool]
 NAMED = 0.5  # a fingerprint at or above this confidence names the stack
+RUNNER_UP = 0.4  # below a named stack, still worth a fix
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +58,13 @@ class Recognition:
         return next((c for c in self.ranked if c.kind == "proxy" and c.confidence >= NAMED), None)
 
     def names(self) -> list[str]:
-        """Stacks to offer fixes for: the named ones, else every candidate, best first."""
+        """Stacks to offer fixes for: the named ones first, then close runners-up (Django
+        Channels behind uvicorn looks like Starlette on the wire), or every candidate."""
         named = [c.name for c in (self.server, self.proxy) if c is not None]
-        return named or [c.name for c in self.ranked]
+        if not named:
+            return [c.name for c in self.ranked]
+        close = [c.name for c in self.ranked if c.confidence >= RUNNER_UP and c.name not in named]
+        return named + close
 
     def stack(self) -> Stack | None:
         server, proxy = self.server, self.proxy
@@ -265,6 +270,16 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
                 empty_refusal,
             ),
             Signal("Server: uvicorn", 0.9, header_matches("Server", r"^uvicorn")),
+            Signal(
+                "Date, Connection: close, empty text/plain and no Server (uvicorn refusing "
+                "through websockets)",
+                0.3,
+                lambda f: (
+                    empty_refusal(f)
+                    and f.response.has("Date")
+                    and f.response.get("Connection") == "close"
+                ),
+            ),
             Signal(
                 'status line "403 " with no reason phrase (uvicorn --ws wsproto)',
                 0.3,
