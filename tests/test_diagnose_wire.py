@@ -317,3 +317,39 @@ def test_no_fix_ever_recommends_cors_headers():
         for finding in diagnose(handshake).findings:
             for fix in finding.fixes:
                 assert "Access-Control-Allow" not in fix.snippet
+
+
+def test_apache_without_upgrade_in_front_of_gorilla():
+    headers = [
+        ("Server", "Apache/2.4.62 (Debian)"),
+        ("Sec-Websocket-Version", "13"),
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("X-Content-Type-Options", "nosniff"),
+    ]
+    result, finding = only(attempt(400, headers, "Bad Request\n"))
+    assert finding.code == "upgrade-headers-missing"
+    assert result.stack.name == "gorilla/websocket"
+    assert any(e.startswith("behind Apache") for e in result.stack.evidence)
+    assert "upgrade=websocket" in snippet(finding, "Apache")
+
+
+@pytest.mark.parametrize(
+    "headers, body, stack",
+    [
+        (
+            [("server", "envoy"), ("content-type", "text/plain")],
+            "upstream connect error or disconnect/reset before headers. reset reason: "
+            "connection failure",
+            "Envoy",
+        ),
+        (
+            [],
+            "<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle "
+            "this request.\n</body></html>",
+            "HAProxy",
+        ),
+    ],
+)
+def test_more_gateways(headers, body, stack):
+    result, finding = only(attempt(503, headers, body))
+    assert (finding.code, result.stack.name) == ("upstream-failed", stack)

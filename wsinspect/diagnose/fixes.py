@@ -265,7 +265,21 @@ public class Handler extends TextWebSocketHandler implements SubProtocolCapable 
         "dev-server proxy (Vite, webpack-dev-server)": _DEV_SERVER,
         "Apache": (
             "apache",
-            'ProxyPass "{{path}}" "ws://localhost:8080{{path}}" upgrade=websocket  # httpd >= 2.4.47',
+            'ProxyPass "{{path}}" "ws://localhost:8080{{path}}" upgrade=websocket  # httpd >= 2.4.47\n'
+            "# older httpd: LoadModule proxy_wstunnel_module and ProxyPass to ws://",
+        ),
+        "Envoy": (
+            "yaml",
+            """\
+# the HTTP connection manager must allow the upgrade
+http_connection_manager:
+  upgrade_configs:
+  - upgrade_type: websocket""",
+        ),
+        "HAProxy": (
+            "haproxy",
+            "# HAProxy forwards upgrades by itself; keep upgraded connections open:\n"
+            "defaults\n    timeout tunnel 1h",
         ),
     },
     "not-upgraded": {
@@ -336,6 +350,11 @@ const socket = new WebSocket("{{url_without_query}}?token=" + encodeURIComponent
         ),
     },
     "closed-abnormally": {
+        "HAProxy": ("haproxy", "defaults\n    timeout tunnel 1h  # idle upgraded connections"),
+        "AWS ALB": (
+            "text",
+            "Raise the load balancer's idle timeout (default 60 s), or send pings.",
+        ),
         "nginx": (
             "nginx",
             "proxy_read_timeout 1h;  # nginx closes idle upgraded connections after 60 s "

@@ -382,6 +382,47 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         "Caddy", "proxy", (Signal("Server: Caddy", 0.9, header_matches("Server", r"^Caddy")),)
     ),
     Fingerprint(
+        "Apache",
+        "proxy",
+        (
+            Signal("Server: Apache", 0.9, header_matches("Server", r"^Apache")),
+            Signal(
+                "Apache proxy error page", 0.7, body_matches(r"<title>50\d Proxy Error</title>")
+            ),
+        ),
+    ),
+    Fingerprint(
+        "Envoy",
+        "proxy",
+        (
+            Signal("server: envoy", 0.9, header_matches("Server", r"^envoy")),
+            Signal(
+                "x-envoy-upstream-service-time header",
+                0.6,
+                lambda f: f.response.has("x-envoy-upstream-service-time"),
+            ),
+            Signal(
+                'body "upstream connect error or disconnect/reset before headers"',
+                0.8,
+                body_matches(r"^upstream connect error or disconnect/reset before headers"),
+            ),
+        ),
+    ),
+    Fingerprint(
+        "HAProxy",
+        "proxy",
+        (
+            Signal(
+                "HAProxy error page (No server is available / didn't respond in time)",
+                0.9,
+                body_matches(
+                    r"No server is available to handle this request"
+                    r"|The server didn't respond in time"
+                ),
+            ),
+        ),
+    ),
+    Fingerprint(
         "Traefik",
         "proxy",
         (
