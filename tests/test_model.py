@@ -87,7 +87,9 @@ def test_round_trip_is_lossless_and_keeps_duplicate_headers():
 
 
 def test_headers_keep_wire_order_and_case_in_the_file():
-    document = json.loads(native.dumps(Session(created=0, _handshakes={"h1": full_handshake()})))
+    session = Session(created=0)
+    session.add(full_handshake())
+    document = json.loads(native.dumps(session))
     headers = document["handshakes"][0]["request"]["headers"]
     assert headers[2:] == [["Sec-WebSocket-Protocol", "a"], ["sec-websocket-protocol", "b, c"]]
 

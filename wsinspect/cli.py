@@ -87,6 +87,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wsinspect {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
+    watch = commands.add_parser(
+        "watch",
+        help="the dashboard over a live proxy (the default command)",
+        description="Start the proxy and the live dashboard. Point a browser at the proxy and "
+        "every WebSocket handshake appears, explained.",
+    )
+    watch.add_argument("--save", type=Path, metavar="FILE", help="save the session to FILE on exit")
+    _add_proxy_options(watch)
+    watch.set_defaults(run=_watch)
+
+    open_ = commands.add_parser(
+        "open",
+        help="the dashboard on a saved session",
+        description="Open a saved session in the dashboard, without a proxy.",
+    )
+    open_.add_argument("file", type=Path, metavar="FILE")
+    open_.set_defaults(run=_open)
+
+    demo = commands.add_parser(
+        "demo",
+        help="a self-contained demo: misconfigured servers, scripted clients, the dashboard",
+        description="Start built-in servers that fail the classic ways, send browser-like "
+        "handshakes to them through the proxy, and show the result live.",
+    )
+    _add_proxy_options(demo)
+    demo.set_defaults(run=_demo, port=0)
+
     record = commands.add_parser(
         "record",
         help="run the proxy headless: a line per handshake, a session file at the end",
@@ -151,6 +178,58 @@ def _diagnose(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if any(h.verdict in failing for h in handshakes) else EXIT_OK
 
 
+def _live_options(args: argparse.Namespace, demo: bool = False):
+    from wsinspect.capture.frames import Limits
+    from wsinspect.capture.proxy import ProxyConfig, ProxyError, check_mode
+    from wsinspect.tui.app import LiveOptions
+
+    try:
+        check_mode(args.mode)
+    except ProxyError as e:
+        raise UsageError(str(e)) from None
+    return LiveOptions(
+        proxy=ProxyConfig(listen_host=args.listen_host, port=args.port, mode=args.mode),
+        limits=Limits(preview_bytes=args.preview_bytes, max_messages=args.keep_messages),
+        save=getattr(args, "save", None),
+        demo=demo,
+    )
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from wsinspect.sessions import OutputError, check_writable
+    from wsinspect.tui.app import WsinspectApp
+
+    if args.save is not None:
+        try:
+            check_writable(args.save)
+        except OutputError as e:
+            raise UsageError(str(e)) from None
+    WsinspectApp(live=_live_options(args)).run()
+    return EXIT_OK
+
+
+def _open(args: argparse.Namespace) -> int:
+    from wsinspect import diagnose
+    from wsinspect.sessions import InputError, load
+    from wsinspect.tui.app import WsinspectApp
+
+    try:
+        session = load(args.file)
+    except InputError as e:
+        raise UsageError(str(e)) from None
+    for handshake in session:
+        diagnose.apply(handshake)
+    WsinspectApp(session=session).run()
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from wsinspect.tui.app import WsinspectApp
+
+    WsinspectApp(live=_live_options(args, demo=True)).run()
+    return EXIT_OK
+
+
 def _record(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -180,10 +259,12 @@ def _record(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_OK
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if not arguments or (
+        arguments[0].startswith("-") and arguments[0] not in ("-h", "--help", "--version")
+    ):
+        arguments.insert(0, "watch")  # `wsinspect [proxy options]` is `wsinspect watch ...`
+    args = parser.parse_args(arguments)
     try:
         return args.run(args)
     except UsageError as e:

@@ -445,15 +445,29 @@ class Session:
     created: float
     proxy: dict[str, Any] = field(default_factory=dict)
     _handshakes: dict[str, Handshake] = field(default_factory=dict, repr=False)
+    _order: list[Handshake] = field(default_factory=list, repr=False)
 
     def add(self, handshake: Handshake) -> None:
+        known = self._handshakes.get(handshake.id)
+        if known is None:
+            self._order.append(handshake)
+        else:
+            self._order[self._order.index(known)] = handshake
         self._handshakes[handshake.id] = handshake
+
+    def since(self, index: int) -> list[Handshake]:
+        """Handshakes added after the first ``index``: how views pull what is new."""
+        return self._order[index:]
+
+    def clear(self) -> None:
+        self._handshakes.clear()
+        self._order.clear()
 
     def get(self, handshake_id: str) -> Handshake | None:
         return self._handshakes.get(handshake_id)
 
     def __iter__(self) -> Iterator[Handshake]:
-        return iter(list(self._handshakes.values()))
+        return iter(list(self._order))
 
     def __len__(self) -> int:
         return len(self._handshakes)

@@ -1,0 +1,294 @@
+"""The live dashboard: the embedded proxy and a Textual app in one asyncio loop.
+
+The first screen is drawn before mitmproxy is imported (~0.9 s). The proxy only ever appends to
+the session; the app pulls what is new on a timer, so a slow screen can never slow the proxy or
+lose a handshake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from wsinspect.capture.frames import DEFAULT_LIMITS, Limits
+from wsinspect.capture.proxy import ProxyConfig, ProxyError
+from wsinspect.model import Handshake, Session
+from wsinspect.tui.widgets.detail import DetailPane
+from wsinspect.tui.widgets.handshake_list import HandshakeList
+from wsinspect.tui.widgets.save_prompt import SavePrompt
+from wsinspect.tui.widgets.status_bar import StatusBar
+
+TICK = 0.1  # seconds between pulls of new handshakes from the session
+
+
+@dataclass(frozen=True, slots=True)
+class LiveOptions:
+    proxy: ProxyConfig
+    limits: Limits = DEFAULT_LIMITS
+    save: Path | None = None
+    demo: bool = False
+
+
+class WsinspectApp(App[None]):
+    """Shows a session: live behind the embedded proxy, or loaded from a file."""
+
+    TITLE = "wsinspect"
+    CSS_PATH = "app.tcss"
+    BINDINGS = [
+        Binding("slash", "filter", "Filter"),
+        Binding("x", "failures_only", "Failures only"),
+        Binding("c", "copy_fix", "Copy fix"),
+        Binding("s", "save", "Save"),
+        Binding("f", "follow", "Follow"),
+        Binding("p", "pause", "Pause"),
+        Binding("r", "redact", "Redact", show=False),
+        Binding("ctrl+l", "clear", "Clear", show=False),
+        Binding("n", "free_port", "Free port", show=False),
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        Binding("escape", "close_filter", show=False),
+        Binding("1", "tab('findings')", "Findings", show=False),
+        Binding("2", "tab('request')", "Request", show=False),
+        Binding("3", "tab('response')", "Response", show=False),
+        Binding("4", "tab('messages')", "Messages", show=False),
+    ]
+
+    def __init__(self, *, session: Session | None = None, live: LiveOptions | None = None) -> None:
+        super().__init__()
+        self.session = session or Session(created=0.0)
+        self.live = live
+        self.proxy = None  # EmbeddedProxy, once started
+        self.demo = None
+        self.paused = False
+        self.failures_only = False
+        self._shown = 0  # handshakes pulled from the session so far
+        self._changed: set[str] = set()
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield Input(
+            placeholder="filter: URL, Origin, header, status, stack or finding code", id="filter"
+        )
+        yield HandshakeList(id="list")
+        yield DetailPane(id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.status.source = "live" if self.live else "file"
+        if self.live is not None:
+            self.status.address = self.live.proxy.address
+            self.status.mode = self.live.proxy.mode
+            self.call_after_refresh(self.start_proxy)
+        self.set_interval(TICK, self.pull)
+        self.set_interval(0.5, self.follow_messages)
+        self.query_one(HandshakeList).focus()
+        self.pull()
+
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    @property
+    def handshake_list(self) -> HandshakeList:
+        return self.query_one(HandshakeList)
+
+    @property
+    def detail(self) -> DetailPane:
+        return self.query_one(DetailPane)
+
+    # -- the live proxy ----------------------------------------------------------------------
+
+    @work(exclusive=True, group="proxy")
+    async def start_proxy(self, port: int | None = None) -> None:
+        from wsinspect.capture.addon import Recorder
+        from wsinspect.capture.proxy import EmbeddedProxy
+
+        assert self.live is not None
+        config = self.live.proxy
+        if port is not None:
+            config = ProxyConfig(config.listen_host, port, config.mode)
+        self.session.proxy = config.describe()
+        recorder = Recorder(self.session, [self], self.live.limits)
+        proxy = EmbeddedProxy(config, [recorder])
+        try:
+            await proxy.start()
+        except ProxyError as e:
+            self.status.error = f"{e}. Press n to listen on a free port instead, or q to quit."
+            return
+        self.proxy = proxy
+        self.status.error = ""
+        self.status.address = f"{config.listen_host}:{proxy.port}"
+        if self.live.demo:
+            from wsinspect.demo import Demo
+
+            self.demo = Demo(proxy_port=proxy.port)
+            await self.demo.start()
+
+    async def stop_proxy(self) -> None:
+        if self.demo is not None:
+            await self.demo.stop()
+            self.demo = None
+        if self.proxy is not None:
+            await self.proxy.stop()
+            self.proxy = None
+
+    async def action_quit(self) -> None:
+        await self.stop_proxy()
+        if self.live is not None and self.live.save is not None:
+            self.write_session(self.live.save, force=True)
+        self.exit()
+
+    # Recorder listener: answered handshakes are pulled from the session; closes are noted.
+    def handshake_answered(self, handshake: Handshake) -> None:
+        pass
+
+    def websocket_closed(self, handshake: Handshake) -> None:
+        self._changed.add(handshake.id)
+
+    # -- pulling what is new -----------------------------------------------------------------
+
+    def pull(self) -> None:
+        new = self.session.since(self._shown)
+        if new and not self.paused:
+            self._shown += len(new)
+            self.handshake_list.add(new)
+        if self._changed:
+            selected = self.handshake_list.selected
+            for handshake_id in self._changed:
+                handshake = self.session.get(handshake_id)
+                if handshake is not None:
+                    self.handshake_list.changed(handshake)
+                    if handshake is selected:
+                        self.detail.refresh_content()
+            self._changed.clear()
+        self.status.update_counts(self.session, self.handshake_list.visible_count, self.paused)
+
+    def follow_messages(self) -> None:
+        """Keep the messages of a selected, still open WebSocket current."""
+        handshake = self.detail.handshake
+        if handshake is not None and handshake.websocket and handshake.websocket.close is None:
+            self.detail.refresh_content()
+
+    def on_handshake_list_selected(self, message: HandshakeList.Selected) -> None:
+        self.detail.show(message.handshake)
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def action_tab(self, name: str) -> None:
+        self.detail.show_tab(name)
+
+    def action_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.display = True
+        field.focus()
+
+    def action_close_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        if field.display and not field.value:
+            field.display = False
+        self.handshake_list.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.handshake_list.set_filter(event.value, self.failures_only)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.handshake_list.focus()
+
+    def action_failures_only(self) -> None:
+        self.failures_only = not self.failures_only
+        self.handshake_list.set_filter(self.query_one("#filter", Input).value, self.failures_only)
+        self.notify("Showing failures and warnings only" if self.failures_only else "Showing all")
+
+    def action_follow(self) -> None:
+        self.handshake_list.follow = True
+        self.handshake_list.action_last()
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        self.notify("Paused: capturing continues, the list waits" if self.paused else "Resumed")
+        self.pull()
+
+    def action_clear(self) -> None:
+        self.session.clear()
+        self._shown = 0
+        self.handshake_list.clear()
+        self.pull()
+
+    def action_redact(self) -> None:
+        self.detail.redact = not self.detail.redact
+        self.detail.refresh_content()
+        self.notify("Secrets hidden" if self.detail.redact else "Secrets shown")
+
+    def action_copy_fix(self) -> None:
+        snippet = self.detail.top_fix
+        if snippet is None:
+            self.notify("No fix to copy for this handshake", severity="warning")
+            return
+        self.copy_to_clipboard(snippet)
+        self.notify("Fix copied to the clipboard")
+
+    def action_save(self) -> None:
+        self.push_screen(SavePrompt(), self.save_prompted)
+
+    def save_prompted(self, path: Path | None) -> None:
+        if path is not None:
+            self.write_session(path)
+
+    def write_session(self, path: Path, force: bool = False) -> bool:
+        from wsinspect import report
+        from wsinspect.sessions import OutputError, check_writable, save, write_atomic
+
+        try:
+            check_writable(path, force=force)
+            if path.suffix == ".md":
+                write_atomic(path, report.markdown(self.session).encode())
+            else:
+                save(self.session, path)
+        except OutputError as e:
+            self.notify(str(e), severity="error", timeout=8)
+            return False
+        self.notify(f"Saved {len(self.session)} handshakes to {path}")
+        return True
+
+    def action_free_port(self) -> None:
+        if self.live is not None and self.proxy is None:
+            self.start_proxy(0)
+
+    def action_help(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for title, help_text, action in (
+            (
+                "Filter",
+                "Filter handshakes by URL, Origin, header or finding code",
+                self.action_filter,
+            ),
+            (
+                "Failures only",
+                "Toggle showing only failed and warned handshakes",
+                self.action_failures_only,
+            ),
+            ("Copy fix", "Copy the selected handshake's top fix", self.action_copy_fix),
+            ("Save session", "Save to .json (native) or .md (report)", self.action_save),
+            ("Follow", "Jump to the newest handshake and follow", self.action_follow),
+            ("Pause / resume", "Freeze the list; capturing continues", self.action_pause),
+            ("Toggle redaction", "Show or hide cookies and tokens", self.action_redact),
+            ("Clear", "Forget every handshake captured so far", self.action_clear),
+        ):
+            yield SystemCommand(title, help_text, action)

@@ -1,0 +1,203 @@
+"""The detail pane of the selected handshake: findings first, then headers, body and messages."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Static, TabbedContent, TabPane
+
+from wsinspect.diagnose import closecodes, rule_page
+from wsinspect.model import Handshake, Headers
+from wsinspect.sessions.redact import redact_handshake
+from wsinspect.text import printable
+
+# Headers that decide a handshake: highlighted wherever they appear.
+TELLING = {
+    "origin",
+    "host",
+    "upgrade",
+    "connection",
+    "sec-websocket-protocol",
+    "sec-websocket-version",
+    "sec-websocket-accept",
+    "sec-websocket-key",
+    "sec-websocket-extensions",
+    "location",
+    "server",
+}
+SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow"}
+OPCODES = {0: "cont", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
+SYNTAX = {"caddyfile": "text", "haproxy": "text", "yaml": "yaml", "apache": "apacheconf"}
+
+
+def findings_view(handshake: Handshake) -> RenderableType:
+    parts: list[RenderableType] = []
+    headline = Text()
+    headline.append(f"{handshake.verdict.upper()}  ", style=_verdict_style(handshake))
+    headline.append(printable(handshake.url))
+    parts.append(headline)
+    if handshake.stack is not None:
+        stack = handshake.stack
+        line = Text("stack: ", style="dim")
+        line.append(stack.name, style="bold")
+        if stack.name != "unknown":
+            line.append(f" ({stack.confidence:.0%})", style="dim")
+        line.append(" — " + printable("; ".join(stack.evidence)), style="dim")
+        parts.append(line)
+    if handshake.error:
+        parts.append(Text(f"error: {printable(handshake.error)}", style="red"))
+    if not handshake.findings:
+        parts.append(Text("\nNo findings: the handshake looks healthy.", style="green"))
+    for number, finding in enumerate(handshake.findings, 1):
+        title = Text(
+            f"\n{number}. [{finding.severity}] {finding.code}: ",
+            style=SEVERITY_STYLE[finding.severity],
+        )
+        title.append(printable(finding.title), style="bold")
+        parts += [title, Text(printable(finding.explanation))]
+        if finding.evidence:
+            table = Table.grid(padding=(0, 2))
+            table.add_column(style="bold cyan", no_wrap=True)
+            table.add_column()
+            for name, value in finding.evidence.items():
+                table.add_row(printable(name), printable(value))
+            parts.append(table)
+        for fix in finding.fixes:
+            parts.append(Text(f"fix for {fix.stack}:", style="bold green"))
+            language = SYNTAX.get(fix.language, fix.language)
+            parts.append(Syntax(fix.snippet, language, theme="ansi_dark", word_wrap=True))
+        parts.append(Text(f"see {rule_page(finding.code)}", style="underline dim"))
+    return Group(*parts)
+
+
+def headers_view(title: str, first_line: str, headers: Headers, evidence: set[str]) -> Text:
+    text = Text()
+    text.append(printable(first_line) + "\n", style="bold")
+    for name, value in headers:
+        lowered = name.lower()
+        style = "bold yellow" if lowered in evidence else ("cyan" if lowered in TELLING else "")
+        text.append(printable(name), style=style or "dim")
+        text.append(": " + printable(value) + "\n", style=style)
+    if not headers:
+        text.append(f"(no {title} headers)\n", style="dim")
+    return text
+
+
+def messages_view(handshake: Handshake) -> RenderableType:
+    ws = handshake.websocket
+    if ws is None:
+        return Text("No WebSocket: the handshake was not upgraded.", style="dim")
+    counts = ws.counts
+    summary = Text(
+        f"client → server: {counts.client_messages} messages, {counts.client_bytes} bytes   "
+        f"server → client: {counts.server_messages} messages, {counts.server_bytes} bytes",
+        style="bold",
+    )
+    parts: list[RenderableType] = [summary]
+    if ws.messages_dropped:
+        parts.append(Text(f"(the {ws.messages_dropped} oldest messages are not kept)", style="dim"))
+    table = Table(box=None, expand=True, padding=(0, 1))
+    for column in ("", "time", "opcode", "length", "preview"):
+        table.add_column(column, no_wrap=column != "preview", overflow="fold")
+    for message in ws.messages:
+        arrow = "→" if message.side == "client" else "←"
+        clock = time.strftime("%H:%M:%S", time.localtime(message.time))
+        preview = printable(message.preview) + ("…" if message.truncated else "")
+        table.add_row(
+            Text(arrow, style="cyan" if message.side == "client" else "magenta"),
+            clock,
+            OPCODES.get(message.opcode, str(message.opcode)),
+            str(message.length),
+            Text(preview, style="dim" if message.preview_encoding == "base64" else ""),
+        )
+    parts.append(table)
+    if ws.close is not None:
+        close = ws.close
+        code = "1005" if close.code is None else str(close.code)
+        by = f" by the {close.by}" if close.by else ""
+        reason = f" “{printable(close.reason)}”" if close.reason else ""
+        style = "yellow" if closecodes.is_abnormal(close.code) else "green"
+        parts.append(
+            Text(f"closed{by}: {code}{reason} — {closecodes.meaning(close.code)}", style=style)
+        )
+    else:
+        parts.append(Text("open", style="green"))
+    return Group(*parts)
+
+
+def _verdict_style(handshake: Handshake) -> str:
+    return {"ok": "bold green", "warning": "bold yellow", "error": "bold red"}[handshake.verdict]
+
+
+class DetailPane(Vertical):
+    """Tabs for one handshake. ``redact`` hides cookies and tokens (screen sharing)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.handshake: Handshake | None = None
+        self.redact = True
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent():
+            for name in ("findings", "request", "response", "messages"):
+                with TabPane(name.title(), id=f"tab-{name}"), VerticalScroll():
+                    yield Static(id=f"detail-{name}", markup=False)
+
+    def show_tab(self, name: str) -> None:
+        self.query_one(TabbedContent).active = f"tab-{name}"
+
+    def show(self, handshake: Handshake | None) -> None:
+        self.handshake = handshake
+        self.refresh_content()
+
+    def refresh_content(self) -> None:
+        handshake = self.handshake
+        findings, request, response, messages = (
+            self.query_one(f"#detail-{name}", Static)
+            for name in ("findings", "request", "response", "messages")
+        )
+        if handshake is None:
+            empty = Text("Select a handshake.", style="dim")
+            for widget in (findings, request, response, messages):
+                widget.update(empty)
+            return
+        shown = redact_handshake(handshake) if self.redact else handshake
+        evidence = {name.split(" (")[0].lower() for f in shown.findings for name in f.evidence}
+        findings.update(findings_view(shown))
+        line = f"{shown.request.method} {shown.url} {shown.request.http_version}"
+        line += f"  from {shown.client_address}"
+        request.update(headers_view("request", line, shown.request.headers, evidence))
+        if shown.response is None:
+            response.update(Text(f"No answer: {printable(shown.error or 'waiting')}", style="red"))
+        else:
+            r = shown.response
+            body = Text(
+                "\n" + printable(r.body) if r.body else "\n(empty body)",
+                style="" if r.body else "dim",
+            )
+            if r.body_truncated:
+                body.append("\n… (cut at 64 KiB)", style="dim")
+            response.update(
+                Text.assemble(
+                    headers_view(
+                        "response", f"{r.http_version} {r.status} {r.reason}", r.headers, evidence
+                    ),
+                    body,
+                )
+            )
+        messages.update(messages_view(shown))
+
+    @property
+    def top_fix(self) -> str | None:
+        if self.handshake is None:
+            return None
+        for finding in self.handshake.findings:
+            if finding.fixes:
+                return finding.fixes[0].snippet
+        return None
