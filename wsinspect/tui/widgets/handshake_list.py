@@ -180,7 +180,9 @@ class HandshakeList(ScrollView, can_focus=True):
             strip = Strip(segments).crop_extend(0, width, None).simplify()
             self._cache[key] = strip
         if index == self.cursor:
-            style = self.get_component_rich_style("handshake-list--cursor")
+            # Only the background marks the cursor: a failed row stays red when selected.
+            cursor = self.get_component_rich_style("handshake-list--cursor")
+            style = Style(bgcolor=cursor.bgcolor)
             strip = Strip([Segment(s.text, (s.style or Style()) + style) for s in strip], width)
         return strip
 

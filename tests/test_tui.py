@@ -1,0 +1,184 @@
+"""The dashboard driven as a user would (Textual's pilot), over live traffic through its proxy."""
+
+from __future__ import annotations
+
+import socket
+
+from rich.console import Console
+from textual.widgets import Static
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve
+from websockets.exceptions import InvalidStatus
+
+from tests.conftest import until
+from tests.test_diagnose_wire import attempt, upgraded
+from wsinspect import diagnose
+from wsinspect.capture.proxy import ProxyConfig
+from wsinspect.model import Close, Session, WebSocketSummary
+from wsinspect.sessions import load, save
+from wsinspect.tui.app import LiveOptions, WsinspectApp
+from wsinspect.tui.widgets.handshake_list import HandshakeList
+
+SIZE = (160, 45)
+
+
+def shown(app: WsinspectApp, widget_id: str) -> str:
+    """The text a Static widget shows, as a person would read it."""
+    console = Console(width=150, record=True, color_system=None)
+    console.print(app.query_one(f"#{widget_id}", Static).content)
+    return console.export_text()
+
+
+def row_styles(app: WsinspectApp, row: int) -> set[str]:
+    strip = app.query_one(HandshakeList).render_line(row + 1)
+    return {
+        str(segment.style.color.name) for segment in strip if segment.style and segment.style.color
+    }
+
+
+def sample_session() -> Session:
+    session = Session(created=0.0)
+    items = [
+        attempt(101, upgraded(), origin="http://127.0.0.1:8080", url="ws://127.0.0.1:8080/live"),
+        attempt(
+            403,
+            [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")],
+            'request Origin "http://localhost:5173" is not authorized for Host "127.0.0.1:8080"\n',
+            url="ws://127.0.0.1:8080/chat",
+        ),
+        attempt(
+            101,
+            upgraded(),
+            origin="http://127.0.0.1:8080",
+            url="ws://127.0.0.1:8080/graphql",
+            extra=[("Sec-WebSocket-Protocol", "graphql-transport-ws")],
+        ),
+    ]
+    for number, handshake in enumerate(items):
+        handshake.id = f"h{number}"
+        handshake.started = 1_700_000_000.0 + number
+        if handshake.websocket is None and handshake.status == 101:
+            handshake.websocket = WebSocketSummary()
+        session.add(diagnose.apply(handshake))
+    return session
+
+
+async def test_live_refusal_turns_red_and_shows_origin_evidence_and_fix():
+    app = WsinspectApp(live=LiveOptions(proxy=ProxyConfig(port=0)))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.proxy is not None)
+        async with serve(
+            lambda ws: ws.wait_closed(), "127.0.0.1", 0, origins=["http://a.test"]
+        ) as server:
+            port = server.sockets[0].getsockname()[1]
+            try:
+                async with connect(
+                    f"ws://127.0.0.1:{port}/chat",
+                    proxy=f"http://127.0.0.1:{app.proxy.port}",
+                    origin="http://localhost:5173",
+                ):
+                    pass
+            except InvalidStatus:
+                pass
+        await until(lambda: app.query_one(HandshakeList).visible_count == 1)
+        await pilot.pause(0.2)
+        assert "red" in row_styles(app, 0)
+        findings = shown(app, "detail-findings")
+        assert "origin-rejected" in findings
+        assert (
+            "Origin   http://localhost:5173" in findings
+            or "Origin  http://localhost:5173" in findings
+        )
+        assert 'origins=["http://localhost:5173"]' in findings
+        assert "1 handshakes · 1 failed" in str(app.status.counts)
+        await pilot.press("c")
+        assert 'origins=["http://localhost:5173"]' in app.clipboard
+        await app.stop_proxy()
+
+
+async def test_filter_and_failures_only():
+    app = WsinspectApp(session=sample_session())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        listing = app.query_one(HandshakeList)
+        assert listing.visible_count == 3
+        await pilot.press("slash", *"graphql")
+        await pilot.pause()
+        assert [h.url for h in listing.visible()] == ["ws://127.0.0.1:8080/graphql"]
+        app.query_one("#filter").value = ""
+        await pilot.pause()
+        assert listing.visible_count == 3
+        await pilot.press("x")
+        await pilot.pause()
+        assert [h.verdict for h in listing.visible()] == ["error", "error"]
+        await pilot.press("slash", *"origin-rejected")
+        await pilot.pause()
+        assert [h.url for h in listing.visible()] == ["ws://127.0.0.1:8080/chat"]
+
+
+async def test_selecting_moves_the_detail_and_tabs_switch():
+    app = WsinspectApp(session=sample_session())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "subprotocol-not-selected" in shown(app, "detail-findings")  # follows the newest
+        await pilot.press("up")
+        await pilot.pause()
+        assert "coder/websocket" in shown(app, "detail-findings")
+        await pilot.press("3")
+        await pilot.pause()
+        assert "403" in shown(app, "detail-response")
+        assert "is not authorized for Host" in shown(app, "detail-response")
+
+
+async def test_save_from_the_ui_writes_a_session(tmp_path):
+    app = WsinspectApp(session=sample_session())
+    target = tmp_path / "from-ui.json"
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        field = app.screen.query_one("#save-path")
+        field.value = str(target)
+        await pilot.press("enter")
+        await pilot.pause()
+    assert len(load(target)) == 3
+    assert [h.verdict for h in load(target)] == ["ok", "error", "error"]
+
+
+async def test_open_shows_a_saved_session(tmp_path):
+    path = tmp_path / "saved.json"
+    save(sample_session(), path)
+    app = WsinspectApp(session=load(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.query_one(HandshakeList).visible_count == 3
+        assert "saved session" in str(app.status.render())
+
+
+async def test_busy_port_is_shown_with_the_way_out():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        app = WsinspectApp(live=LiveOptions(proxy=ProxyConfig(port=port)))
+        async with app.run_test(size=SIZE) as pilot:
+            await until(lambda: app.status.error)
+            assert "in use" in app.status.error and "Press n" in app.status.error
+            await pilot.press("n")
+            await until(lambda: app.proxy is not None)
+            assert app.proxy.port != port
+            assert not app.status.error
+            await app.stop_proxy()
+
+
+async def test_messages_tab_explains_the_close():
+    session = sample_session()
+    live = session.get("h0")
+    live.websocket.close = Close(4401, "Unauthorized", "server")
+    diagnose.apply(live)
+    app = WsinspectApp(session=session)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("home", "4")
+        await pilot.pause()
+        text = shown(app, "detail-messages")
+        assert "closed by the server: 4401" in text
+        assert "graphql-ws: unauthorized" in text
