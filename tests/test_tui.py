@@ -105,6 +105,7 @@ async def test_filter_and_failures_only():
         await pilot.press("slash", *"graphql")
         await pilot.pause()
         assert [h.url for h in listing.visible()] == ["ws://127.0.0.1:8080/graphql"]
+        await pilot.press("escape")  # back to the list; the filter text stays
         app.query_one("#filter").value = ""
         await pilot.pause()
         assert listing.visible_count == 3

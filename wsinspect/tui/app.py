@@ -157,6 +157,8 @@ class WsinspectApp(App[None]):
     # -- pulling what is new -----------------------------------------------------------------
 
     def pull(self) -> None:
+        if not self.screen.query(HandshakeList):
+            return  # shutting down, or another screen is on top
         new = self.session.since(self._shown)
         if new and not self.paused:
             self._shown += len(new)
@@ -174,6 +176,8 @@ class WsinspectApp(App[None]):
 
     def follow_messages(self) -> None:
         """Keep the messages of a selected, still open WebSocket current."""
+        if not self.screen.query(DetailPane):
+            return
         handshake = self.detail.handshake
         if handshake is not None and handshake.websocket and handshake.websocket.close is None:
             self.detail.refresh_content()
