@@ -113,7 +113,7 @@ def messages_view(handshake: Handshake) -> RenderableType:
             Text(arrow, style="cyan" if message.side == "client" else "magenta"),
             clock,
             OPCODES.get(message.opcode, str(message.opcode)),
-            str(message.length),
+            f"{message.length} deflated" if message.compressed else str(message.length),
             Text(preview, style="dim" if message.preview_encoding == "base64" else ""),
         )
     parts.append(table)

@@ -28,7 +28,7 @@ class StatusBar(Static):
         self.counts = text
 
     def render(self) -> Text:
-        text = Text()
+        text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" wsinspect ", style="bold reverse")
         if self.source == "file":
             text.append("  saved session  ")
@@ -38,11 +38,11 @@ class StatusBar(Static):
             text.append("  starting the proxy…  ", style="dim")
         else:
             text.append(f"  proxy {self.address} ({self.mode})  ", style="bold")
-            if self.mode == "regular":
-                text.append(
-                    f"browser: wsinspect browser, or proxy {self.address} with "
-                    "--proxy-bypass-list='<-loopback>'  ",
-                    style="dim",
-                )
         text.append(self.counts, style="bold")
+        if self.source == "live" and self.address and self.mode == "regular" and not self.error:
+            text.append(
+                f"   set {self.address} as the browser's HTTP proxy; Chrome also needs "
+                "--proxy-bypass-list='<-loopback>' for localhost",
+                style="dim",
+            )
         return text
