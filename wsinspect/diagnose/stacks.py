@@ -455,10 +455,11 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         (
             Signal("X-Powered-By: Express", 0.4, header_matches("X-Powered-By", r"Express")),
             Signal(
-                "page served by a dev server on localhost (port 3000, 4200, 5173, 8080)",
+                "page on a dev server's port (3000, 4200, 5173, 8080), server elsewhere",
                 0.2,
                 lambda f: (
                     f.origin_endpoint is not None
+                    and f.cross_origin
                     and f.origin_endpoint.host in ("localhost", "127.0.0.1")
                     and f.origin_endpoint.port in (3000, 4200, 5173, 8080)
                 ),
