@@ -7,6 +7,7 @@ lose a handshake.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,7 @@ class WsinspectApp(App[None]):
     """Shows a session: live behind the embedded proxy, or loaded from a file."""
 
     TITLE = "wsinspect"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     BINDINGS = [
         Binding("slash", "filter", "Filter"),
         Binding("x", "failures_only", "Failures only"),
@@ -62,7 +63,7 @@ class WsinspectApp(App[None]):
 
     def __init__(self, *, session: Session | None = None, live: LiveOptions | None = None) -> None:
         super().__init__()
-        self.session = session or Session(created=0.0)
+        self.session = session if session is not None else Session(created=0.0)
         self.live = live
         self.proxy = None  # EmbeddedProxy, once started
         self.demo = None
@@ -70,6 +71,8 @@ class WsinspectApp(App[None]):
         self.failures_only = False
         self._shown = 0  # handshakes pulled from the session so far
         self._changed: set[str] = set()
+        self._verdicts: dict[str, str] = {}  # counted verdict per handshake, for the status bar
+        self._tally: Counter[str] = Counter()
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -163,16 +166,33 @@ class WsinspectApp(App[None]):
         if new and not self.paused:
             self._shown += len(new)
             self.handshake_list.add(new)
+            for handshake in new:
+                self._count(handshake)
         if self._changed:
             selected = self.handshake_list.selected
             for handshake_id in self._changed:
                 handshake = self.session.get(handshake_id)
                 if handshake is not None:
+                    self._count(handshake)
                     self.handshake_list.changed(handshake)
                     if handshake is selected:
                         self.detail.refresh_content()
             self._changed.clear()
-        self.status.update_counts(self.session, self.handshake_list.visible_count, self.paused)
+        self.status.update_counts(
+            len(self.session),
+            self._tally["error"],
+            self._tally["warning"],
+            self.handshake_list.visible_count,
+            self.paused,
+        )
+
+    def _count(self, handshake: Handshake) -> None:
+        """Keep the verdict tally current without walking the whole session every tick."""
+        previous = self._verdicts.get(handshake.id)
+        if previous is not None:
+            self._tally[previous] -= 1
+        self._verdicts[handshake.id] = handshake.verdict
+        self._tally[handshake.verdict] += 1
 
     def follow_messages(self) -> None:
         """Keep the messages of a selected, still open WebSocket current."""
@@ -226,6 +246,8 @@ class WsinspectApp(App[None]):
     def action_clear(self) -> None:
         self.session.clear()
         self._shown = 0
+        self._verdicts.clear()
+        self._tally.clear()
         self.handshake_list.clear()
         self.pull()
 

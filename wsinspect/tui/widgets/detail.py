@@ -131,6 +131,40 @@ def messages_view(handshake: Handshake) -> RenderableType:
     return Group(*parts)
 
 
+def request_view(handshake: Handshake) -> RenderableType:
+    line = f"{handshake.request.method} {handshake.url} {handshake.request.http_version}"
+    line += f"  from {handshake.client_address}"
+    return headers_view("request", line, handshake.request.headers, _evidence_names(handshake))
+
+
+def response_view(handshake: Handshake) -> RenderableType:
+    r = handshake.response
+    if r is None:
+        return Text(f"No answer: {printable(handshake.error or 'waiting')}", style="red")
+    body = Text(
+        "\n" + printable(r.body) if r.body else "\n(empty body)", style="" if r.body else "dim"
+    )
+    if r.body_truncated:
+        body.append("\n… (cut at 64 KiB)", style="dim")
+    first = f"{r.http_version} {r.status} {r.reason}"
+    return Text.assemble(
+        headers_view("response", first, r.headers, _evidence_names(handshake)), body
+    )
+
+
+def _evidence_names(handshake: Handshake) -> set[str]:
+    """Header names a finding cites as evidence, e.g. "Sec-WebSocket-Protocol (offered)"."""
+    return {name.split(" (")[0].lower() for f in handshake.findings for name in f.evidence}
+
+
+RENDERERS = {
+    "findings": findings_view,
+    "request": request_view,
+    "response": response_view,
+    "messages": messages_view,
+}
+
+
 def _verdict_style(handshake: Handshake) -> str:
     return {"ok": "bold green", "warning": "bold yellow", "error": "bold red"}[handshake.verdict]
 
@@ -142,6 +176,7 @@ class DetailPane(Vertical):
         super().__init__(id=id)
         self.handshake: Handshake | None = None
         self.redact = True
+        self._stale: set[str] = set()
 
     def compose(self) -> ComposeResult:
         with TabbedContent():
@@ -157,41 +192,24 @@ class DetailPane(Vertical):
         self.refresh_content()
 
     def refresh_content(self) -> None:
+        """Render the visible tab now; the others when they are opened (moving stays fast)."""
+        self._stale = {"findings", "request", "response", "messages"}
+        self._render_tab(self.query_one(TabbedContent).active.removeprefix("tab-"))
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._render_tab(event.pane.id.removeprefix("tab-") if event.pane.id else "findings")
+
+    def _render_tab(self, name: str) -> None:
+        if name not in self._stale:
+            return
+        self._stale.discard(name)
+        widget = self.query_one(f"#detail-{name}", Static)
         handshake = self.handshake
-        findings, request, response, messages = (
-            self.query_one(f"#detail-{name}", Static)
-            for name in ("findings", "request", "response", "messages")
-        )
         if handshake is None:
-            empty = Text("Select a handshake.", style="dim")
-            for widget in (findings, request, response, messages):
-                widget.update(empty)
+            widget.update(Text("Select a handshake.", style="dim"))
             return
         shown = redact_handshake(handshake) if self.redact else handshake
-        evidence = {name.split(" (")[0].lower() for f in shown.findings for name in f.evidence}
-        findings.update(findings_view(shown))
-        line = f"{shown.request.method} {shown.url} {shown.request.http_version}"
-        line += f"  from {shown.client_address}"
-        request.update(headers_view("request", line, shown.request.headers, evidence))
-        if shown.response is None:
-            response.update(Text(f"No answer: {printable(shown.error or 'waiting')}", style="red"))
-        else:
-            r = shown.response
-            body = Text(
-                "\n" + printable(r.body) if r.body else "\n(empty body)",
-                style="" if r.body else "dim",
-            )
-            if r.body_truncated:
-                body.append("\n… (cut at 64 KiB)", style="dim")
-            response.update(
-                Text.assemble(
-                    headers_view(
-                        "response", f"{r.http_version} {r.status} {r.reason}", r.headers, evidence
-                    ),
-                    body,
-                )
-            )
-        messages.update(messages_view(shown))
+        widget.update(RENDERERS[name](shown))
 
     @property
     def top_fix(self) -> str | None:

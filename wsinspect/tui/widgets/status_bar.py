@@ -6,8 +6,6 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from wsinspect.model import Session
-
 
 class StatusBar(Static):
     source: reactive[str] = reactive("live")
@@ -16,12 +14,9 @@ class StatusBar(Static):
     error: reactive[str] = reactive("")
     counts: reactive[str] = reactive("")
 
-    def update_counts(self, session: Session, shown: int, paused: bool) -> None:
-        handshakes = list(session.since(0))
-        failed = sum(h.verdict == "error" for h in handshakes)
-        warned = sum(h.verdict == "warning" for h in handshakes)
-        text = f"{len(handshakes)} handshakes · {failed} failed · {warned} warnings"
-        if shown != len(handshakes):
+    def update_counts(self, total: int, failed: int, warned: int, shown: int, paused: bool) -> None:
+        text = f"{total} handshakes · {failed} failed · {warned} warnings"
+        if shown != total:
             text += f" · {shown} shown"
         if paused:
             text += " · PAUSED"
