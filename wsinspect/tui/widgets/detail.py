@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
@@ -34,6 +35,14 @@ TELLING = {
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow"}
 OPCODES = {0: "cont", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
 SYNTAX = {"caddyfile": "text", "haproxy": "text", "yaml": "yaml", "apache": "apacheconf"}
+
+
+@lru_cache(maxsize=512)
+def highlighted(snippet: str, language: str) -> Text:
+    """A fix snippet, syntax-highlighted once: the same fixes recur across many handshakes."""
+    text = Syntax(snippet, language, theme="ansi_dark").highlight(snippet)
+    text.rstrip()
+    return text
 
 
 def findings_view(handshake: Handshake) -> RenderableType:
@@ -70,8 +79,7 @@ def findings_view(handshake: Handshake) -> RenderableType:
             parts.append(table)
         for fix in finding.fixes:
             parts.append(Text(f"fix for {fix.stack}:", style="bold green"))
-            language = SYNTAX.get(fix.language, fix.language)
-            parts.append(Syntax(fix.snippet, language, theme="ansi_dark", word_wrap=True))
+            parts.append(highlighted(fix.snippet, SYNTAX.get(fix.language, fix.language)))
         parts.append(Text(f"see {rule_page(finding.code)}", style="underline dim"))
     return Group(*parts)
 
