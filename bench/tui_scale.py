@@ -86,7 +86,7 @@ def rss_mb() -> float:
     return float("nan")
 
 
-async def scale(count: int) -> tuple[float, list[float], float]:
+async def scale(count: int) -> tuple[float, list[float], list[float], float]:
     base = template(0)
     pending = copies(base, 0, count)
     session = Session(created=0.0)
@@ -115,24 +115,34 @@ async def scale(count: int) -> tuple[float, list[float], float]:
                 await asyncio.sleep(0.1)
 
         feeder = asyncio.create_task(arrive())
-        latencies = []
+        cursor_ms, detail_ms = [], []
         detail = app.query_one(DetailPane)
         listing.focus()
+
+        async def next_frame() -> None:
+            drawn = asyncio.Event()
+            app.screen.call_after_refresh(drawn.set)  # the screen's next composed frame
+            await drawn.wait()
+
         for key in ["up", "down"] * 25:
-            # From the key event to the frame that shows the moved cursor and its details (the
-            # pilot's own press waits for idle, ~70 ms even on an empty app: not the app's cost).
+            # Timed inside the app, from the key event to the frame: the pilot's own press
+            # waits for idle (~70 ms even on an empty app), which is not the app's cost.
             before = listing.cursor
             began = time.perf_counter()
             app.post_message(events.Key(key, None))
-            while listing.cursor == before or detail.handshake is not listing.selected:
+            while listing.cursor == before:
                 await asyncio.sleep(0)
-            await app.wait_for_refresh()
-            latencies.append((time.perf_counter() - began) * 1000)
+            await next_frame()
+            cursor_ms.append((time.perf_counter() - began) * 1000)
+            while detail.handshake is not listing.selected:
+                await asyncio.sleep(0)
+            await next_frame()
+            detail_ms.append((time.perf_counter() - began) * 1000)
             await asyncio.sleep(0.05)
         stop.set()
         await feeder
         memory = rss_mb()
-    return ingest, latencies, memory
+    return ingest, cursor_ms, detail_ms, memory
 
 
 def first_screen_seconds(runs: int = 5) -> float:
@@ -150,18 +160,32 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000)
     args = parser.parse_args()
-    ingest, latencies, memory = asyncio.run(scale(args.count))
+    ingest, cursor_ms, detail_ms, memory = asyncio.run(scale(args.count))
     first = first_screen_seconds()
-    p50 = statistics.median(latencies)
-    p95 = sorted(latencies)[int(len(latencies) * 0.95) - 1]
+
+    def p95(values: list[float]) -> float:
+        return sorted(values)[int(len(values) * 0.95) - 1]
+
+    cursor, shown = p95(cursor_ms), p95(detail_ms)
     rows = [
         ("ingest", f"{ingest:,.0f} handshakes/s", ingest >= 20_000, ">= 20,000/s"),
-        ("key press (p95)", f"{p95:.1f} ms (p50 {p50:.1f})", p95 <= 50, "<= 50 ms"),
+        (
+            "key -> cursor drawn",
+            f"p95 {cursor:.1f} ms (p50 {statistics.median(cursor_ms):.1f})",
+            cursor <= 50,
+            "<= 50 ms",
+        ),
+        (
+            "key -> details drawn",
+            f"p95 {shown:.1f} ms (p50 {statistics.median(detail_ms):.1f})",
+            shown <= 50,
+            "<= 50 ms",
+        ),
         (f"memory at {args.count:,}", f"{memory:.0f} MB", memory <= 500, "<= 500 MB"),
         ("launch to first screen", f"{first:.2f} s", first <= 0.6, "<= 0.6 s"),
     ]
     for name, value, ok, target in rows:
-        print(f"{name:<24} {value:<28} target {target:<12} {'ok' if ok else 'BELOW TARGET'}")
+        print(f"{name:<24} {value:<30} target {target:<12} {'ok' if ok else 'BELOW TARGET'}")
     return 0
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 
 from wsinspect.capture.addon import Recorder
-from wsinspect.capture.frames import DEFAULT_LIMITS, Limits
+from wsinspect.capture.limits import DEFAULT_LIMITS, Limits
 from wsinspect.capture.proxy import EmbeddedProxy, ProxyConfig
 from wsinspect.model import Handshake, Session
 

@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.http11 import Response
 
 from tests.conftest import start_capture, until
-from wsinspect.capture.frames import Limits
+from wsinspect.capture.limits import Limits
 from wsinspect.capture.proxy import EmbeddedProxy, ProxyConfig, ProxyError
 
 

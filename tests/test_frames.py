@@ -15,7 +15,8 @@ from websockets.frames import Close, CloseCode, Frame, Opcode
 from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
 
-from wsinspect.capture.frames import DEFAULT_LIMITS, Deflate, FrameSniffer, Limits
+from wsinspect.capture.frames import Deflate, FrameSniffer
+from wsinspect.capture.limits import DEFAULT_LIMITS, Limits
 from wsinspect.model import WebSocketSummary
 
 

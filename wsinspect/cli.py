@@ -179,7 +179,7 @@ def _diagnose(args: argparse.Namespace) -> int:
 
 
 def _live_options(args: argparse.Namespace, demo: bool = False):
-    from wsinspect.capture.frames import Limits
+    from wsinspect.capture.limits import Limits
     from wsinspect.capture.proxy import ProxyConfig, ProxyError, check_mode
     from wsinspect.tui.app import LiveOptions
 
@@ -233,7 +233,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _record(args: argparse.Namespace) -> int:
     import asyncio
 
-    from wsinspect.capture.frames import Limits
+    from wsinspect.capture.limits import Limits
     from wsinspect.capture.proxy import ProxyConfig, ProxyError, check_mode
     from wsinspect.record import RecordOptions, run_record
     from wsinspect.sessions import OutputError, check_writable

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from wsinspect.capture.addon import Recorder
-from wsinspect.capture.frames import DEFAULT_LIMITS, Limits
+from wsinspect.capture.limits import DEFAULT_LIMITS, Limits
 from wsinspect.capture.proxy import EmbeddedProxy, ProxyConfig
 from wsinspect.model import Handshake, Session
 from wsinspect.report import handshake_line

@@ -9,7 +9,6 @@ import json
 import time
 from collections.abc import Iterable
 
-from wsinspect.diagnose import rule_page
 from wsinspect.model import Handshake
 from wsinspect.text import printable
 
@@ -57,6 +56,8 @@ def summary(handshakes: list[Handshake]) -> str:
 
 def text(handshakes: Iterable[Handshake]) -> str:
     """The full terminal report: each handshake, then its findings with evidence and fixes."""
+    from wsinspect.diagnose import rule_page
+
     items = list(handshakes)
     out: list[str] = []
     for handshake in items:
@@ -85,6 +86,8 @@ def printable_lines(lines: list[str]) -> str:
 
 def markdown(handshakes: Iterable[Handshake]) -> str:
     """A report to paste into a ticket: a summary table, then each failed handshake in full."""
+    from wsinspect.diagnose import rule_page
+
     items = list(handshakes)
     out = ["# WebSocket handshakes", "", summary(items), ""]
     out += ["| verdict | status | URL | Origin | stack | finding |", "|---|---|---|---|---|---|"]

@@ -13,14 +13,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from wsinspect import diagnose
-from wsinspect.capture.frames import (
-    DEFAULT_LIMITS,
-    OP_CLOSE,
-    Deflate,
-    FrameSniffer,
-    Limits,
-    MessageWindow,
-)
+from wsinspect.capture.frames import OP_CLOSE, Deflate, FrameSniffer, MessageWindow
+from wsinspect.capture.limits import DEFAULT_LIMITS, Limits
 from wsinspect.model import (
     Close,
     Handshake,

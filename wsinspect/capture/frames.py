@@ -21,6 +21,7 @@ try:
 except ImportError:  # pragma: no cover - the pure-Python fallback of websockets
     from websockets.utils import apply_mask
 
+from wsinspect.capture.limits import Limits
 from wsinspect.model import Close, Message, Side, WebSocketSummary, parse_close
 
 OP_CONTINUATION, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
@@ -30,17 +31,6 @@ _INFLATE_TAIL = b"\x00\x00\xff\xff"
 _INFLATE_STEP = 64 * 1024  # bound on inflated bytes held at once (a deflate bomb stays cheap)
 _MAX_CONTROL_PAYLOAD = 125
 _SMALL_DATA_FRAME = frozenset({0x80 | OP_TEXT, 0x80 | OP_BINARY})  # FIN; RSV2, RSV3 clear
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """How much of each connection's traffic is kept for display; counts are never capped."""
-
-    preview_bytes: int = 512
-    max_messages: int = 200
-
-
-DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True, slots=True)

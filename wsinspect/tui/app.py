@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from wsinspect.capture.frames import DEFAULT_LIMITS, Limits
+from wsinspect.capture.limits import DEFAULT_LIMITS, Limits
 from wsinspect.capture.proxy import ProxyConfig, ProxyError
 from wsinspect.model import Handshake, Session
 from wsinspect.tui.widgets.detail import DetailPane

@@ -6,14 +6,12 @@ import time
 from functools import lru_cache
 
 from rich.console import Group, RenderableType
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
 
-from wsinspect.diagnose import closecodes, rule_page
 from wsinspect.model import Handshake, Headers
 from wsinspect.sessions.redact import redact_handshake
 from wsinspect.text import printable
@@ -40,12 +38,16 @@ SYNTAX = {"caddyfile": "text", "haproxy": "text", "yaml": "yaml", "apache": "apa
 @lru_cache(maxsize=512)
 def highlighted(snippet: str, language: str) -> Text:
     """A fix snippet, syntax-highlighted once: the same fixes recur across many handshakes."""
+    from rich.syntax import Syntax  # Pygments: imported after the first screen
+
     text = Syntax(snippet, language, theme="ansi_dark").highlight(snippet)
     text.rstrip()
     return text
 
 
 def findings_view(handshake: Handshake) -> RenderableType:
+    from wsinspect.diagnose import rule_page
+
     parts: list[RenderableType] = []
     headline = Text()
     headline.append(f"{handshake.verdict.upper()}  ", style=_verdict_style(handshake))
@@ -98,6 +100,8 @@ def headers_view(title: str, first_line: str, headers: Headers, evidence: set[st
 
 
 def messages_view(handshake: Handshake) -> RenderableType:
+    from wsinspect.diagnose import closecodes
+
     ws = handshake.websocket
     if ws is None:
         return Text("No WebSocket: the handshake was not upgraded.", style="dim")
