@@ -18,6 +18,23 @@ from tests.helpers import run_cli, start_record
 from wsinspect.sessions import load
 
 
+@pytest.fixture
+async def record():
+    """Starts `wsinspect record` processes; kills any a failed test left running."""
+    started = []
+
+    async def start(*args: str):
+        running = await start_record(*args)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        if running.process.returncode is None:
+            running.process.kill()
+            await running.process.wait()
+
+
 async def echo(ws):
     async for message in ws:
         await ws.send(message)
@@ -42,9 +59,9 @@ async def refused(port: int, proxy_port: int, **headers: str) -> None:
             pass
 
 
-async def test_sigint_writes_a_valid_redacted_private_file(tmp_path, picky_server):
+async def test_sigint_writes_a_valid_redacted_private_file(record, tmp_path, picky_server):
     output = tmp_path / "capture.json"
-    running = await start_record("-o", str(output))
+    running = await record("-o", str(output))
     await refused(picky_server, running.port, Cookie="sid=abc123", Authorization="Bearer xyz789")
     line = await running.line()
     assert "FAIL  403" in line and "origin http://evil.example" in line
@@ -67,9 +84,9 @@ async def test_sigint_writes_a_valid_redacted_private_file(tmp_path, picky_serve
     assert json.loads(text)["format"] == "wsinspect-session"
 
 
-async def test_no_redact_keeps_secrets_and_sigterm_saves(tmp_path, picky_server):
+async def test_no_redact_keeps_secrets_and_sigterm_saves(record, tmp_path, picky_server):
     output = tmp_path / "raw.json"
-    running = await start_record("-o", str(output), "--no-redact")
+    running = await record("-o", str(output), "--no-redact")
     await refused(picky_server, running.port, Cookie="sid=abc123")
     await running.line()
     running.process.send_signal(signal.SIGTERM)
@@ -80,9 +97,9 @@ async def test_no_redact_keeps_secrets_and_sigterm_saves(tmp_path, picky_server)
     assert "token=s3cr3t-t0ken" in handshake.url
 
 
-async def test_count_stops_by_itself(tmp_path, picky_server):
+async def test_count_stops_by_itself(record, tmp_path, picky_server):
     output = tmp_path / "two.json"
-    running = await start_record("-o", str(output), "--count", "2")
+    running = await record("-o", str(output), "--count", "2")
     await refused(picky_server, running.port)
     await refused(picky_server, running.port)
     code, out, _ = await running.finish()
@@ -91,9 +108,9 @@ async def test_count_stops_by_itself(tmp_path, picky_server):
     assert len(load(output)) == 2
 
 
-async def test_duration_stops_by_itself(tmp_path):
+async def test_duration_stops_by_itself(record, tmp_path):
     output = tmp_path / "empty.json"
-    running = await start_record("-o", str(output), "--duration", "0.5")
+    running = await record("-o", str(output), "--duration", "0.5")
     code, _, _ = await running.finish()
     assert code == 0
     assert len(load(output)) == 0
@@ -143,8 +160,8 @@ async def test_existing_output_is_not_clobbered(tmp_path):
     assert len(load(output)) == 0
 
 
-async def test_captured_escape_sequences_never_reach_the_terminal(tmp_path, picky_server):
-    running = await start_record("-o", str(tmp_path / "esc.json"))
+async def test_captured_escape_sequences_never_reach_the_terminal(record, tmp_path, picky_server):
+    running = await record("-o", str(tmp_path / "esc.json"))
     _, writer = await asyncio.open_connection("127.0.0.1", running.port)
     writer.write(
         f"GET http://127.0.0.1:{picky_server}/ HTTP/1.1\r\nHost: 127.0.0.1:{picky_server}\r\n"
