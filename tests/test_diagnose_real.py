@@ -8,13 +8,21 @@ must come out ok: a false alarm is a bug.
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
-from tests.servers import go_server, nginx_without_upgrade, node_script, process_server
+from tests.servers import (
+    free_port,
+    go_server,
+    nginx_without_upgrade,
+    node_script,
+    process_server,
+    wait_for_port,
+)
 
 PAGE = "http://localhost:5173"  # the developer's page, on a dev server
 
@@ -260,10 +268,6 @@ async def test_legacy_websockets_origin_refusal(capture):
 
 @pytest.fixture(params=["websockets-sansio", "wsproto"])
 async def uvicorn_app(request):
-    import sys
-
-    from tests.servers import free_port
-
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -279,13 +283,7 @@ async def uvicorn_app(request):
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:
-        for _ in range(200):
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                break
-            except OSError:
-                await asyncio.sleep(0.05)
+        await wait_for_port(port, "uvicorn")
         yield port
     finally:
         process.terminate()

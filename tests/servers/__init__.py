@@ -69,6 +69,18 @@ async def process_server(command: list[str]) -> AsyncIterator[int]:
         await process.wait()
 
 
+async def wait_for_port(port: int, what: str, timeout: float = 10.0) -> None:
+    """Wait until a server started as a process accepts connections on ``port``."""
+    for _ in range(int(timeout / 0.02)):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.02)
+    raise AssertionError(f"{what} did not start listening on port {port}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -115,15 +127,7 @@ async def nginx_without_upgrade(backend: int) -> AsyncIterator[int]:
             nginx, "-p", directory, "-c", str(conf), stderr=asyncio.subprocess.PIPE
         )
         try:
-            for _ in range(200):
-                try:
-                    _, writer = await asyncio.open_connection("127.0.0.1", port)
-                    writer.close()
-                    break
-                except OSError:
-                    await asyncio.sleep(0.02)
-            else:
-                raise AssertionError("nginx did not start")
+            await wait_for_port(port, "nginx")
             yield port
         finally:
             process.terminate()
