@@ -107,7 +107,9 @@ class Response:
         )
 
 
-OP_TEXT, OP_BINARY, OP_CLOSE = 0x1, 0x2, 0x8
+# RFC 6455 opcodes
+OP_CONTINUATION, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
+OP_CLOSE, OP_PING, OP_PONG = 0x8, 0x9, 0xA
 
 
 @dataclass(slots=True)

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from wsinspect import diagnose
-from wsinspect.capture.frames import OP_CLOSE, Deflate, FrameSniffer, MessageWindow
+from wsinspect.capture.frames import Deflate, FrameSniffer, MessageWindow
 from wsinspect.capture.limits import DEFAULT_LIMITS, Limits
 from wsinspect.model import (
+    OP_CLOSE,
     Close,
     Handshake,
     Headers,

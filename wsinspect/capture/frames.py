@@ -22,10 +22,17 @@ except ImportError:  # pragma: no cover - the pure-Python fallback of websockets
     from websockets.utils import apply_mask
 
 from wsinspect.capture.limits import Limits
-from wsinspect.model import Close, Message, Side, WebSocketSummary, parse_close
-
-OP_CONTINUATION, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
-OP_CLOSE, OP_PING, OP_PONG = 0x8, 0x9, 0xA
+from wsinspect.model import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONTINUATION,
+    OP_TEXT,
+    Close,
+    Message,
+    Side,
+    WebSocketSummary,
+    parse_close,
+)
 
 _INFLATE_TAIL = b"\x00\x00\xff\xff"
 _INFLATE_STEP = 64 * 1024  # bound on inflated bytes held at once (a deflate bomb stays cheap)
