@@ -137,7 +137,7 @@ class Demo:
         await self.visit(f"{base}/private")
         await self.visit(f"{base}/socket")
         await self.visit(f"ws://127.0.0.1:{front}/echo")
-        await self.visit(f"{base}/subscriptions", subprotocols=["graphql-transport-ws"])
+        await self.visit(f"{base}/subscriptions", subprotocols=["graphql-transport-ws"], stay=True)
         await self.visit(f"{base}/feed", stay=True)
 
     async def visit(
@@ -160,9 +160,7 @@ class Demo:
                 for message in messages:
                     await ws.send(message)
                     await ws.recv()
-                if stay:
+                if stay:  # until the server closes
                     async for _ in ws:
                         pass
-                else:
-                    await ws.recv() if url.endswith("/subscriptions") else None
         await asyncio.sleep(0.3)

@@ -16,7 +16,6 @@ from typing import Any
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8877
-MODE_PREFIXES = ("regular", "reverse:", "upstream:")
 
 
 class ProxyError(Exception):
@@ -40,7 +39,7 @@ class ProxyConfig:
 
 def check_mode(mode: str) -> str:
     """Validate a ``--mode`` value with mitmproxy's own parser; raises ProxyError."""
-    if not mode.startswith(MODE_PREFIXES) or (mode != "regular" and mode.startswith("regular")):
+    if mode != "regular" and not mode.startswith(("reverse:", "upstream:")):
         raise ProxyError(f"unknown mode {mode!r}: use regular, reverse:URL or upstream:URL")
     from mitmproxy.proxy.mode_specs import ProxyMode
 

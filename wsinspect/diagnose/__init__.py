@@ -27,7 +27,7 @@ def diagnose(handshake: Handshake) -> Diagnosis:
     if handshake.response is None and handshake.error is None:
         return Diagnosis("ok", None, [])  # still waiting for the answer
     facts = facts_of(handshake)
-    context = Context(facts, recognise(facts))
+    context = Context.of(facts, recognise(facts))
     findings = [finding for rule in RULES if (finding := rule(context)) is not None]
     refused = handshake.response is not None and handshake.response.status != 101
     if refused and not any(f.severity == "error" for f in findings):

@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 from wsinspect.model import Handshake, Headers
 
 WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-_DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +23,6 @@ class Endpoint:
     host: str
     port: int | None
     authority: str
-
-    @property
-    def effective_port(self) -> int | None:
-        return self.port if self.port is not None else _DEFAULT_PORTS.get(self.scheme)
 
     @property
     def site(self) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from wsinspect.diagnose.facts import Facts
+from wsinspect.diagnose.facts import Facts, expected_accept
 from wsinspect.model import Fix
 
 # code -> stack -> (language, snippet)
@@ -382,8 +382,6 @@ def values(facts: Facts) -> dict[str, str]:
     host = facts.host or (facts.target.authority if facts.target else "")
     scheme = "https" if handshake.url.startswith("wss:") else "http"
     key = facts.request.get("Sec-WebSocket-Key") or ""
-    from wsinspect.diagnose.facts import expected_accept
-
     return {
         "origin": facts.origin or f"{scheme}://{host}",
         "origin_host": facts.origin_host or host,

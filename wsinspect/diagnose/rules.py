@@ -46,6 +46,11 @@ CORS_NOTE = (
 class Context:
     facts: Facts
     recognition: Recognition
+    origin_refusal: str | None  # why the answer is an Origin refusal; three rules ask
+
+    @classmethod
+    def of(cls, facts: Facts, recognition: Recognition) -> Context:
+        return cls(facts, recognition, _origin_refusal(facts, recognition))
 
     def finding(
         self,
@@ -162,10 +167,9 @@ def not_upgraded(ctx: Context) -> Finding | None:
 # -- refusals ------------------------------------------------------------------------------
 
 
-def _origin_refusal(ctx: Context) -> str | None:
+def _origin_refusal(f: Facts, recognition: Recognition) -> str | None:
     """Why the answer is an Origin refusal, or None: the body says so, or the shape does."""
-    f = ctx.facts
-    server = ctx.recognition.server
+    server = recognition.server
     name = server.name if server else None
     if f.body_has("is not authorized for Host", "is not a valid URL with a host"):
         return "the server's own message says the Origin is not authorized"
@@ -185,7 +189,7 @@ def _origin_refusal(ctx: Context) -> str | None:
 
 
 def origin_rejected(ctx: Context) -> Finding | None:
-    why = _origin_refusal(ctx)
+    why = ctx.origin_refusal
     if why is None:
         return None
     f = ctx.facts
@@ -221,7 +225,7 @@ def origin_rejected(ctx: Context) -> Finding | None:
 
 def unauthorized(ctx: Context) -> Finding | None:
     f = ctx.facts
-    if f.status not in (401, 403) or _origin_refusal(ctx):
+    if f.status not in (401, 403) or ctx.origin_refusal:
         return None
     sent = [name for name in ("Cookie", "Authorization") if f.request.has(name)]
     credentials = ", ".join(sent) if sent else "no Cookie and no Authorization header"
@@ -239,7 +243,7 @@ def unauthorized(ctx: Context) -> Finding | None:
 
 def not_found(ctx: Context) -> Finding | None:
     f = ctx.facts
-    if f.status != 404 or _origin_refusal(ctx):
+    if f.status != 404 or ctx.origin_refusal:
         return None
     return ctx.finding(
         "not-found",

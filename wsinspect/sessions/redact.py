@@ -46,10 +46,12 @@ def redact_session(session: Session) -> Session:
 
 
 def redact_handshake(handshake: Handshake) -> Handshake:
+    """A redacted copy; the handshake itself when it holds no secret. The original is never
+    modified."""
     secrets = _secret_values(handshake)
-    result = copy.deepcopy(handshake)
     if not secrets:
-        return result
+        return handshake
+    result = copy.deepcopy(handshake)
     result.url = _redact_url(result.url)
     result.request.headers = _redact_headers(result.request.headers)
     if result.response is not None:

@@ -90,6 +90,7 @@ class HandshakeList(ScrollView, can_focus=True):
         self._all: list[Handshake] = []
         self._visible: list[int] = []  # indexes into _all that pass the filter
         self._cache: dict[tuple[str, int], Strip] = {}
+        self._search: dict[str, str] = {}  # what the filter searches, per handshake
         self._filter = ""
         self._failures_only = False
         self.follow = True
@@ -123,12 +124,14 @@ class HandshakeList(ScrollView, can_focus=True):
         """A handshake was updated (diagnosed again, closed): drop its cached line."""
         for key in [k for k in self._cache if k[0] == handshake.id]:
             del self._cache[key]
+        self._search.pop(handshake.id, None)
         self.refresh()
 
     def clear(self) -> None:
         self._all.clear()
         self._visible.clear()
         self._cache.clear()
+        self._search.clear()
         self.cursor = -1
         self._resize()
         self.post_message(self.Selected(None))
@@ -149,7 +152,12 @@ class HandshakeList(ScrollView, can_focus=True):
     def _passes(self, handshake: Handshake) -> bool:
         if self._failures_only and handshake.verdict == "ok":
             return False
-        return not self._filter or self._filter in search_text(handshake)
+        if not self._filter:
+            return True
+        text = self._search.get(handshake.id)
+        if text is None:
+            text = self._search[handshake.id] = search_text(handshake)
+        return self._filter in text
 
     # -- rendering ---------------------------------------------------------------------------
 
