@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import socket
 
-from rich.console import Console
-from textual.widgets import Static
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import InvalidStatus
@@ -18,15 +16,14 @@ from wsinspect.model import Close, Session, WebSocketSummary
 from wsinspect.sessions import load, save
 from wsinspect.tui.app import LiveOptions, WsinspectApp
 from wsinspect.tui.widgets.handshake_list import HandshakeList
+from wsinspect.tui.widgets.rendered_view import RenderedView
 
 SIZE = (160, 45)
 
 
 def shown(app: WsinspectApp, widget_id: str) -> str:
-    """The text a Static widget shows, as a person would read it."""
-    console = Console(width=150, record=True, color_system=None)
-    console.print(app.query_one(f"#{widget_id}", Static).content)
-    return console.export_text()
+    """The text a detail tab shows, as a person would read it."""
+    return app.query_one(f"#{widget_id}", RenderedView).text
 
 
 def row_styles(app: WsinspectApp, row: int) -> set[str]:

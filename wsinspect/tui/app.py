@@ -81,7 +81,7 @@ class WsinspectApp(App[None]):
         yield Input(
             placeholder="filter: URL, Origin, header, status, stack or finding code", id="filter"
         )
-        yield HandshakeList(id="list")
+        yield HandshakeList(self.show_details, id="list")
         yield DetailPane(id="detail")
         yield Footer()
 
@@ -202,8 +202,8 @@ class WsinspectApp(App[None]):
         if handshake is not None and handshake.websocket and handshake.websocket.close is None:
             self.detail.refresh_content()
 
-    def on_handshake_list_selected(self, message: HandshakeList.Selected) -> None:
-        self.detail.show(message.handshake)
+    def show_details(self, handshake: Handshake | None) -> None:
+        self.detail.show(handshake)
 
     # -- actions -----------------------------------------------------------------------------
 

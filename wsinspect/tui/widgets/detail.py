@@ -9,12 +9,13 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Static, TabbedContent, TabPane
+from textual.containers import Vertical
+from textual.widgets import TabbedContent, TabPane
 
 from wsinspect.model import Handshake, Headers
 from wsinspect.sessions.redact import redact_handshake
 from wsinspect.text import printable
+from wsinspect.tui.widgets.rendered_view import RenderedView
 
 # Headers that decide a handshake: highlighted wherever they appear.
 TELLING = {
@@ -193,8 +194,8 @@ class DetailPane(Vertical):
     def compose(self) -> ComposeResult:
         with TabbedContent():
             for name in ("findings", "request", "response", "messages"):
-                with TabPane(name.title(), id=f"tab-{name}"), VerticalScroll():
-                    yield Static(id=f"detail-{name}", markup=False)
+                with TabPane(name.title(), id=f"tab-{name}"):
+                    yield RenderedView(id=f"detail-{name}")
 
     def show_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = f"tab-{name}"
@@ -206,7 +207,11 @@ class DetailPane(Vertical):
     def refresh_content(self) -> None:
         """Render the visible tab now; the others when they are opened (moving stays fast)."""
         self._stale = {"findings", "request", "response", "messages"}
-        self._render_tab(self.query_one(TabbedContent).active.removeprefix("tab-"))
+        if self.is_mounted:  # else on_mount renders: the list may select before this is built
+            self._render_tab(self.query_one(TabbedContent).active.removeprefix("tab-"))
+
+    def on_mount(self) -> None:
+        self.refresh_content()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._render_tab(event.pane.id.removeprefix("tab-") if event.pane.id else "findings")
@@ -215,7 +220,7 @@ class DetailPane(Vertical):
         if name not in self._stale:
             return
         self._stale.discard(name)
-        widget = self.query_one(f"#detail-{name}", Static)
+        widget = self.query_one(f"#detail-{name}", RenderedView)
         handshake = self.handshake
         if handshake is None:
             widget.update(Text("Select a handshake.", style="dim"))

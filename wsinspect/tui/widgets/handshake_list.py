@@ -9,13 +9,13 @@ rendered once per width and cached until the handshake changes.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.geometry import Region, Size
-from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -80,13 +80,11 @@ class HandshakeList(ScrollView, can_focus=True):
 
     cursor: reactive[int] = reactive(-1, repaint=False)
 
-    class Selected(Message):
-        def __init__(self, handshake: Handshake | None) -> None:
-            super().__init__()
-            self.handshake = handshake
-
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, on_select: Callable[[Handshake | None], None], *, id: str | None = None):
+        """``on_select`` is called, not messaged: a message reaches the app a frame after the
+        cursor is drawn, and the details would trail the cursor visibly."""
         super().__init__(id=id)
+        self._on_select = on_select
         self._all: list[Handshake] = []
         self._visible: list[int] = []  # indexes into _all that pass the filter
         self._cache: dict[tuple[str, int], Strip] = {}
@@ -134,7 +132,7 @@ class HandshakeList(ScrollView, can_focus=True):
         self._search.clear()
         self.cursor = -1
         self._resize()
-        self.post_message(self.Selected(None))
+        self._on_select(None)
 
     def set_filter(self, text: str, failures_only: bool) -> None:
         keep = self.selected
@@ -147,7 +145,7 @@ class HandshakeList(ScrollView, can_focus=True):
         self.cursor = position
         self._resize()
         self._show_cursor()
-        self.post_message(self.Selected(self.selected))
+        self._on_select(self.selected)
 
     def _passes(self, handshake: Handshake) -> bool:
         if self._failures_only and handshake.verdict == "ok":
@@ -162,7 +160,10 @@ class HandshakeList(ScrollView, can_focus=True):
     # -- rendering ---------------------------------------------------------------------------
 
     def _resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self._visible) + 1)
+        # Only the scroll range changes: no screen layout (it costs a frame per arriving batch).
+        size = Size(self.size.width, len(self._visible) + 1)
+        self.set_reactive(ScrollView.virtual_size, size)
+        self._scroll_update(size)
         self.refresh()
 
     def on_resize(self) -> None:
@@ -201,7 +202,7 @@ class HandshakeList(ScrollView, can_focus=True):
     def watch_cursor(self, old: int, new: int) -> None:
         for row in (old, new):
             self.refresh(Region(0, row - self.scroll_offset.y + 1, self.size.width, 1))
-        self.post_message(self.Selected(self.selected))
+        self._on_select(self.selected)
 
     def _show_cursor(self) -> None:
         top = self.scroll_offset.y

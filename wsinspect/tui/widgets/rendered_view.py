@@ -1,0 +1,70 @@
+"""A scrollable Rich renderable on the line API: replacing it repaints the view, nothing else."""
+
+from __future__ import annotations
+
+from rich.console import RenderableType
+from rich.text import Text
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+
+class RenderedView(ScrollView, can_focus=True):
+    """Shows one renderable, rendered to lines once per content and width.
+
+    A ``Static`` in a scroll container changes height with its content, and a height change makes
+    Textual lay out and repaint the whole screen: measured, that put a moving cursor's details two
+    frames behind the cursor. Here only the scroll range changes, so the screen is not laid out.
+    """
+
+    DEFAULT_CSS = """
+    RenderedView {
+        overflow-x: hidden;
+        scrollbar-gutter: stable;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._renderable: RenderableType = Text()
+        self._lines: list[Strip] = []
+        self._width = 0  # the width _lines were rendered at
+
+    @property
+    def text(self) -> str:
+        """The shown content as plain text (what a test or a copy would see)."""
+        return "\n".join(strip.text.rstrip() for strip in self._lines)
+
+    def update(self, renderable: RenderableType) -> None:
+        self._renderable = renderable
+        self._width = 0
+        if self.scroll_offset.y:
+            self.scroll_to(0, 0, animate=False, immediate=True)
+        self._render_lines()
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self._render_lines()
+
+    def _render_lines(self) -> None:
+        width = self.scrollable_content_region.width
+        if width < 1 or width == self._width:
+            return
+        console = self.app.console
+        options = console.options.update_width(width)
+        rendered = console.render_lines(self._renderable, options, pad=False)
+        self._lines = [Strip(line) for line in rendered]
+        self._width = width
+        size = Size(width, len(self._lines))
+        if size != self.virtual_size:
+            # The view keeps its size; only the scroll range changes, so no layout is needed.
+            self.set_reactive(ScrollView.virtual_size, size)
+            self._scroll_update(size)
+
+    def render_line(self, y: int) -> Strip:
+        index = self.scroll_offset.y + y
+        width = self.scrollable_content_region.width
+        style = self.rich_style
+        if index >= len(self._lines):
+            return Strip.blank(width, style)
+        return self._lines[index].crop_extend(0, width, style).apply_style(style)
