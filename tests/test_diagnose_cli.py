@@ -74,12 +74,11 @@ async def test_json_and_markdown(tmp_path):
             "not valid JSON",
         ),
         (b"\xff\xfe\x00garbage", "not UTF-8"),
-        (b'{"hello": 1}', "not a wsinspect session"),
-        (
-            b'{"format": "wsinspect-session", "version": 1, "created": 0, '
-            b'"handshakes": [{"id": 1}]}',
-            "damaged session",
-        ),
+        (b'{"hello": 1}', "neither a wsinspect session nor a HAR"),
+        (b'{"log": {"entries": 3}}', '"log.entries" is not a list'),
+        (b'{"format": "wsinspect-session", "version": 1, "handshakes": {}}', "damaged session"),
+        (b"# WebSocket handshakes\n", "a Markdown report is for people"),
+        (b"12:not a flow,", "not a readable mitmproxy flow file"),
     ],
 )
 async def test_unreadable_input_is_one_line_and_exit_2(tmp_path, content, words):

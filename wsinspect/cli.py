@@ -93,14 +93,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start the proxy and the live dashboard. Point a browser at the proxy and "
         "every WebSocket handshake appears, explained.",
     )
-    watch.add_argument("--save", type=Path, metavar="FILE", help="save the session to FILE on exit")
+    watch.add_argument(
+        "--save",
+        type=Path,
+        metavar="FILE",
+        help="save the session to FILE on exit (.json, .har, .mitm or .md)",
+    )
     _add_proxy_options(watch)
     watch.set_defaults(run=_watch)
 
     open_ = commands.add_parser(
         "open",
-        help="the dashboard on a saved session",
-        description="Open a saved session in the dashboard, without a proxy.",
+        help="the dashboard on a saved session, HAR or mitmproxy flow file",
+        description="Open a saved session, a HAR or a mitmproxy flow file in the dashboard, "
+        "without a proxy.",
     )
     open_.add_argument("file", type=Path, metavar="FILE")
     open_.set_defaults(run=_open)
@@ -120,7 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the proxy without a screen. Prints one line per WebSocket handshake as "
         "it finishes and writes the session file on Ctrl-C, SIGTERM, --count or --duration.",
     )
-    record.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    record.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="session file; its extension picks the format: .json, .har, .mitm or .md",
+    )
     record.add_argument("--count", type=_positive(int), metavar="N", help="stop after N handshakes")
     record.add_argument(
         "--duration", type=_positive(float), metavar="SECONDS", help="stop after this long"
@@ -138,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose = commands.add_parser(
         "diagnose",
         help="explain every handshake in saved sessions; exit 1 on findings (for CI)",
-        description="Diagnose every WebSocket handshake in one or more session files: why it "
+        description="Diagnose every WebSocket handshake in wsinspect sessions, HAR files "
+        "(Chrome, Firefox, mitmproxy, HTTP Toolkit) or mitmproxy flow files: why it "
         "failed, which server stack answered, and the fix. Exit 1 when a finding is at or "
         "above --fail-on, 2 when a file cannot be read.",
     )
@@ -153,23 +167,73 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 when a finding of this severity or worse exists (default: error)",
     )
     diagnose.set_defaults(run=_diagnose)
+
+    export = commands.add_parser(
+        "export",
+        help="convert a session, HAR or mitmproxy flow file (format by extension)",
+        description="Read a wsinspect session, a HAR (Chrome, Firefox, mitmproxy, HTTP Toolkit) "
+        "or a mitmproxy flow file, diagnose every WebSocket handshake in it, and write it as "
+        ".json (wsinspect session), .har (HTTP Archive, opens in Chrome DevTools), .mitm "
+        "(mitmproxy flows, for mitmweb -r) or .md (a Markdown report for a ticket).",
+    )
+    export.add_argument("file", type=Path, metavar="FILE")
+    export.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    export.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    export.add_argument(
+        "--no-redact",
+        dest="redact",
+        action="store_false",
+        help="keep cookies, Authorization and secret query parameters in OUT",
+    )
+    export.set_defaults(run=_export)
     return parser
 
 
-def _diagnose(args: argparse.Namespace) -> int:
-    from wsinspect import diagnose, report
+def _warn(message: str) -> None:
+    print(f"wsinspect: warning: {message}", file=sys.stderr)
+
+
+def _read(path: Path):
+    """A session file, diagnosed; bad input is a UsageError (one line, exit 2)."""
+    from wsinspect import diagnose
     from wsinspect.sessions import InputError, load
+
+    try:
+        session = load(path, warn=_warn)
+    except InputError as e:
+        raise UsageError(str(e)) from None
+    for handshake in session:
+        diagnose.apply(handshake)
+    return session
+
+
+def _export(args: argparse.Namespace) -> int:
+    from wsinspect.sessions import OutputError, check_writable, save
+
+    try:
+        check_writable(args.output, force=args.force)
+    except OutputError as e:
+        raise UsageError(str(e)) from None
+    session = _read(args.file)
+    try:
+        save(session, args.output, redact=args.redact)
+    except OutputError as e:
+        raise UsageError(str(e)) from None
+    print(f"wsinspect: wrote {len(session)} handshakes to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    from wsinspect import report
 
     handshakes = []
     unreadable = False
     for path in args.files:
         try:
-            session = load(path)
-        except InputError as e:
+            handshakes += list(_read(path))
+        except UsageError as e:
             print(f"wsinspect: {e}", file=sys.stderr)
             unreadable = True
-            continue
-        handshakes += [diagnose.apply(h) for h in session]
     render = {"text": report.text, "json": report.as_json, "markdown": report.markdown}
     sys.stdout.write(render[args.format](handshakes))
     if unreadable:
@@ -209,17 +273,9 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 def _open(args: argparse.Namespace) -> int:
-    from wsinspect import diagnose
-    from wsinspect.sessions import InputError, load
     from wsinspect.tui.app import WsinspectApp
 
-    try:
-        session = load(args.file)
-    except InputError as e:
-        raise UsageError(str(e)) from None
-    for handshake in session:
-        diagnose.apply(handshake)
-    WsinspectApp(session=session).run()
+    WsinspectApp(session=_read(args.file)).run()
     return EXIT_OK
 
 

@@ -140,43 +140,70 @@ class Message:
         return render_preview(self.data, self.opcode, self.truncated)[1]
 
     def to_dict(self) -> dict[str, Any]:
-        preview, encoding = render_preview(self.data, self.opcode, self.truncated)
-        return {
+        """Fields at their defaults are left out: a session holds millions of these."""
+        if self.opcode == OP_TEXT and not self.truncated:
+            try:  # the common case, inlined
+                preview, encoding = self.data.decode("utf-8"), "text"
+            except UnicodeDecodeError:
+                preview, encoding = render_preview(self.data, self.opcode, self.truncated)
+        else:
+            preview, encoding = render_preview(self.data, self.opcode, self.truncated)
+        d: dict[str, Any] = {
             "from": self.side,
             "time": self.time,
             "opcode": self.opcode,
             "length": self.length,
             "preview": preview,
-            "preview_encoding": encoding,
-            "truncated": self.truncated,
-            "frames": self.frames,
-            "compressed": self.compressed,
         }
+        if encoding != "text":
+            d["preview_encoding"] = encoding
+        if self.truncated:
+            d["truncated"] = True
+        if self.frames != 1:
+            d["frames"] = self.frames
+        if self.compressed:
+            d["compressed"] = True
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Message:
-        side = d["from"]
-        if side not in ("client", "server"):
-            raise ValueError(f"message 'from' must be client or server, not {side!r}")
-        opcode = int(d["opcode"])
-        preview = str(d.get("preview", ""))
+        # Written for speed (a loaded session may hold a million messages): types are checked,
+        # and converted only when they are not already right.
+        side, opcode, time, length = d["from"], d["opcode"], d["time"], d["length"]
+        if side != "client" and side != "server":
+            raise ValueError(f"message 'from' must be client or server, not {str(side)[:20]!r}")
+        if type(opcode) is not int:
+            opcode = int(opcode)
+        if type(time) is not float:
+            time = float(time)
+        if type(length) is not int:
+            length = int(length)
+        preview = d.get("preview", "")
+        if type(preview) is not str:
+            raise TypeError("message preview is not a string")
         encoding = d.get("preview_encoding", "text")
-        if encoding == "base64":
-            data = base64.b64decode(preview, validate=True)
-        elif encoding == "text":
+        if encoding == "text":
             data = close_payload(preview) if opcode == OP_CLOSE else preview.encode("utf-8")
+        elif encoding == "base64":
+            data = base64.b64decode(preview, validate=True)
         else:
-            raise ValueError(f"unknown preview_encoding {encoding!r}")
+            raise ValueError(f"unknown preview_encoding {str(encoding)[:20]!r}")
+        if len(d) == 5:  # only the fields without defaults
+            return cls(side, time, opcode, length, data)
         return cls(
-            side=side,
-            time=float(d["time"]),
-            opcode=opcode,
-            length=int(d["length"]),
-            data=data,
-            truncated=bool(d.get("truncated", False)),
-            frames=int(d.get("frames", 1)),
-            compressed=bool(d.get("compressed", False)),
+            side,
+            time,
+            opcode,
+            length,
+            data,
+            d.get("truncated", False) is True,
+            _int(d.get("frames", 1)),
+            d.get("compressed", False) is True,
         )
+
+
+def _int(value: Any) -> int:
+    return value if type(value) is int else int(value)
 
 
 def render_preview(

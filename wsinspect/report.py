@@ -98,7 +98,7 @@ def markdown(handshakes: Iterable[Handshake]) -> str:
     for h in items:
         if not h.findings:
             continue
-        out += ["", f"## {status_text(h)} {h.url}", ""]
+        out += ["", f"## {status_text(h)} {h.url}", "", f"What happened: {what_happened(h)}", ""]
         for finding in h.findings:
             out += [f"### {finding.code}: {finding.title}", "", finding.explanation, ""]
             out += [f"- **{name}**: `{value}`" for name, value in finding.evidence.items()]
@@ -106,6 +106,22 @@ def markdown(handshakes: Iterable[Handshake]) -> str:
                 out += ["", f"Fix for {fix.stack}:", "", f"```{fix.language}", fix.snippet, "```"]
             out += ["", f"See [{finding.code}]({rule_page(finding.code)})."]
     return "\n".join(out) + "\n"
+
+
+def what_happened(h: Handshake) -> str:
+    """The attempt's outcome in one sentence, as a person would tell it."""
+    by = f" ({h.stack.name})" if h.stack and h.stack.name != "unknown" else ""
+    if h.response is None:
+        return f"no answer: {h.error or 'the connection ended'}."
+    answer = f"the server{by} answered {h.response.status} {h.response.reason}".rstrip()
+    if h.response.status != 101:
+        return answer + ": the browser reports the WebSocket as failed."
+    ws = h.websocket
+    if ws is not None and ws.close is not None:
+        code = "1005 (no code)" if ws.close.code is None else str(ws.close.code)
+        by_side = f" by the {ws.close.by}" if ws.close.by else ""
+        return f"{answer}; the WebSocket opened and was closed{by_side} with {code}."
+    return f"{answer}; the WebSocket opened."
 
 
 def _cell(value: str) -> str:

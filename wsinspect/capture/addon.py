@@ -28,7 +28,7 @@ from wsinspect.model import (
 )
 
 if TYPE_CHECKING:
-    from mitmproxy import connection, http, tcp
+    from mitmproxy import connection, http, tcp, websocket
 
 BODY_LIMIT = 64 * 1024
 
@@ -41,9 +41,13 @@ class Listener(Protocol):
     def websocket_closed(self, handshake: Handshake) -> None: ...
 
 
-def is_upgrade_attempt(request: http.Request) -> bool:
-    return any(
-        t.strip().lower() == "websocket" for t in request.headers.get("upgrade", "").split(",")
+ATTEMPT = "wsinspect.attempt"  # flow metadata: an attempt whose request headers were not recorded
+
+
+def is_upgrade_attempt(flow: http.HTTPFlow) -> bool:
+    upgrade = flow.request.headers.get("upgrade", "")
+    return any(t.strip().lower() == "websocket" for t in upgrade.split(",")) or bool(
+        flow.metadata.get(ATTEMPT)
     )
 
 
@@ -102,7 +106,7 @@ class Recorder:
     # -- the handshake ---------------------------------------------------------------------
 
     def response(self, flow: http.HTTPFlow) -> None:
-        if not is_upgrade_attempt(flow.request):
+        if not is_upgrade_attempt(flow):
             return
         handshake = self._record(flow)
         assert flow.response is not None
@@ -113,7 +117,7 @@ class Recorder:
         self._answered(handshake)
 
     def error(self, flow: http.HTTPFlow) -> None:
-        if not is_upgrade_attempt(flow.request) or flow.error is None:
+        if not is_upgrade_attempt(flow) or flow.error is None:
             return
         known = self.session.get(flow.id)
         handshake = known or self._record(flow)
@@ -201,10 +205,13 @@ class Recorder:
     # -- after the upgrade: mitmproxy's WebSocket layer (split mode) --------------------------
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
-        window = self._windows.get(flow.id)
-        if window is None or flow.websocket is None:
+        if flow.websocket is not None:
+            self.record_message(flow.id, flow.websocket.messages[-1])
+
+    def record_message(self, flow_id: str, message: websocket.WebSocketMessage) -> None:
+        window = self._windows.get(flow_id)
+        if window is None:
             return
-        message = flow.websocket.messages[-1]
         side = "client" if message.from_client else "server"
         opcode = int(message.type)
         content = message.content
@@ -228,6 +235,9 @@ class Recorder:
                 else ("client" if ws.closed_by_client else "server")
             )
             window.summary.close = Close(
-                code=ws.close_code, reason=ws.close_reason or "", by=by, time=self.clock()
+                code=ws.close_code,
+                reason=ws.close_reason or "",
+                by=by,
+                time=ws.timestamp_end or self.clock(),
             )
         self._closed(handshake)

@@ -1,37 +1,139 @@
-"""Reading and writing captured sessions."""
+"""Reading and writing captured sessions: native JSON, HAR, mitmproxy flows and Markdown reports.
+
+Writers are chosen by the file's extension; ``load`` recognises the format from the content.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import gc
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from wsinspect.model import Session
-from wsinspect.sessions import native
-from wsinspect.sessions.files import OutputError, check_writable, write_atomic
+from wsinspect.sessions import files, har, jsontext, mitmflows, native
+from wsinspect.sessions.files import OutputError, write_atomic
 from wsinspect.sessions.redact import redact_session
+
+MAX_BYTES = 1 << 30  # a session file larger than this is refused rather than read into memory
+
+Warn = Callable[[str], None]
+
+
+@contextlib.contextmanager
+def _no_gc_pauses() -> Iterator[None]:
+    """Building or parsing a million small objects triggers the cycle collector over and over
+    (a third of the time, measured); none of them are garbage until the session is."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class InputError(Exception):
     """A session file cannot be read; the message is one line naming the file."""
 
 
+def _markdown(session: Session) -> bytes:
+    from wsinspect import report
+
+    return report.markdown(session).encode("utf-8")
+
+
+WRITERS: dict[str, Callable[[Session], bytes]] = {
+    ".json": native.dumps,
+    ".har": har.dumps,
+    ".mitm": mitmflows.dumps,
+    ".flows": mitmflows.dumps,
+    ".md": _markdown,
+    ".markdown": _markdown,
+}
+
+
+def writer_for(path: Path) -> Callable[[Session], bytes]:
+    writer = WRITERS.get(path.suffix.lower())
+    if writer is None:
+        raise OutputError(
+            f"cannot tell which format to write {path} in: name it .json (wsinspect session), "
+            ".har (HTTP Archive), .mitm (mitmproxy flows) or .md (Markdown report)"
+        )
+    return writer
+
+
+def check_writable(path: Path, force: bool = False) -> None:
+    """Fail early, before a capture starts, rather than lose it at the end."""
+    writer_for(path)
+    files.check_writable(path, force)
+
+
 def save(session: Session, path: Path, *, redact: bool = True) -> None:
-    """Write ``session`` to ``path`` atomically, mode 0600, secrets redacted unless told not to."""
+    """Write ``session`` in the format ``path``'s extension names: atomically, mode 0600, with
+    secrets redacted unless told not to."""
+    writer = writer_for(path)
     if redact:
         session = redact_session(session)
-    write_atomic(path, native.dumps(session))
+    with _no_gc_pauses():
+        data = writer(session)
+    write_atomic(path, data)
 
 
-def load(path: Path) -> Session:
+def load(path: Path, warn: Warn | None = None) -> Session:
+    """Read a native session, a HAR or a mitmproxy flow file, whatever its name.
+
+    Damaged entries in an otherwise good file are skipped and reported through ``warn`` (a line
+    naming the file and the entry); a file that cannot be read at all raises ``InputError``.
+    """
+
+    def skipped(message: str) -> None:
+        if warn is not None:
+            warn(f"{path}: {message}")
+
     try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise InputError(
+                f"{path}: {size / (1 << 30):.1f} GiB is larger than the 1 GiB wsinspect reads"
+            )
         data = path.read_bytes()
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a session file") from None
     except OSError as e:
         raise InputError(f"{path}: cannot read: {e.strerror}") from None
-    if not data.strip():
-        raise InputError(f"{path}: the file is empty")
     try:
-        return native.loads(data)
+        with _no_gc_pauses():
+            return loads(data, skipped)
     except ValueError as e:
         raise InputError(f"{path}: {e}") from None
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply to be a session file") from None
 
 
-__all__ = ["InputError", "OutputError", "check_writable", "load", "save"]
+def loads(data: bytes, warn: Warn) -> Session:
+    """The session in ``data``; raises ValueError with a one-line reason."""
+    if not data.strip():
+        raise ValueError("the file is empty")
+    if mitmflows.looks_mitm(data):
+        return mitmflows.loads(data, warn)
+    head = data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
+    if head not in (b"{", b"["):
+        if head == b"#":
+            raise ValueError("a Markdown report is for people; open the .json, .har or .mitm file")
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("not UTF-8 text, and not a mitmproxy flow file either") from None
+        raise ValueError(
+            "not a session file: expected a wsinspect session, a HAR or a mitmproxy flow file"
+        )
+    document = jsontext.decode(data)
+    if native.looks_native(document):
+        return native.from_document(document, warn)
+    if har.looks_har(document):
+        return har.from_document(document, warn)
+    raise ValueError('JSON, but neither a wsinspect session nor a HAR file (no "log" object)')
+
+
+__all__ = ["InputError", "OutputError", "check_writable", "load", "loads", "save", "writer_for"]

@@ -272,15 +272,11 @@ class WsinspectApp(App[None]):
             self.write_session(path)
 
     def write_session(self, path: Path, force: bool = False) -> bool:
-        from wsinspect import report
-        from wsinspect.sessions import OutputError, check_writable, save, write_atomic
+        from wsinspect.sessions import OutputError, check_writable, save
 
         try:
             check_writable(path, force=force)
-            if path.suffix == ".md":
-                write_atomic(path, report.markdown(self.session).encode())
-            else:
-                save(self.session, path)
+            save(self.session, path)
         except OutputError as e:
             self.notify(str(e), severity="error", timeout=8)
             return False

@@ -1,4 +1,4 @@
-"""Asks where to save the session: .json (native, redacted) or .md (a report for a ticket)."""
+"""Asks where to save the session; the extension picks the format (secrets are redacted)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ class SavePrompt(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="save-dialog"):
-            yield Label("Save the session to (.json: session, .md: report):")
+            yield Label(
+                "Save to (.json session, .har HTTP Archive, .mitm mitmproxy flows, .md report):"
+            )
             yield Input(value="wsinspect-session.json", id="save-path")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -1,0 +1,162 @@
+"""mitmproxy flow files (``.mitm``): what ``mitmdump -w`` records and ``mitmweb -r`` shows.
+
+Written: one HTTP flow per attempt, with its response or error; upgraded ones carry their
+messages (the kept previews: the capture holds no more) and close code. Failed attempts are
+marked, and each flow's comment says the verdict and the top finding, so mitmweb lists them
+explained. Read: any flow file; the HTTP flows that asked for ``Upgrade: websocket`` are replayed
+through the same ``Recorder`` the proxy uses, so a capture made elsewhere reads like our own.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from wsinspect.model import OP_BINARY, OP_TEXT, Handshake, Session
+from wsinspect.report import top_finding
+
+if TYPE_CHECKING:
+    from mitmproxy import http
+
+Warn = Callable[[str], None]
+MARKS = {"error": ":x:", "warning": ":warning:", "ok": ""}  # mitmweb shows these emoji marks
+
+
+def looks_mitm(data: bytes) -> bool:
+    """Flow files are tnetstrings: a length, a colon, then the payload."""
+    head = data[:12]
+    colon = head.find(b":")
+    return colon > 0 and head[:colon].isdigit()
+
+
+def dumps(session: Session) -> bytes:
+    from mitmproxy import io as mitmio
+
+    out = io.BytesIO()
+    writer = mitmio.FlowWriter(out)
+    for handshake in session:
+        writer.add(to_flow(handshake))
+    return out.getvalue()
+
+
+def to_flow(h: Handshake) -> http.HTTPFlow:
+    from mitmproxy import connection, flow, http, websocket
+
+    from wsinspect.capture.addon import ATTEMPT
+
+    url = urlsplit(h.url)
+    secure = url.scheme == "wss"
+    host = url.hostname or ""
+    port = url.port or (443 if secure else 80)
+    path = url.path or "/"
+    if url.query:
+        path += "?" + url.query
+    client = connection.Client(
+        peername=_peer(h.client_address), sockname=("", 0), timestamp_start=h.started
+    )
+    server = connection.Server(address=(host, port))
+    result = http.HTTPFlow(client, server)
+    result.request = http.Request(
+        host,
+        port,
+        h.request.method.encode(),
+        b"https" if secure else b"http",
+        b"",
+        path.encode(),
+        h.request.http_version.encode(),
+        _fields(h.request.headers),
+        b"",
+        None,
+        h.started,
+        h.started,
+    )
+    answered = h.answered or h.started
+    if h.response is not None:
+        r = h.response
+        result.response = http.Response(
+            r.http_version.encode(),
+            r.status,
+            r.reason.encode("latin-1", "replace"),
+            _fields(r.headers),
+            r.body.encode("utf-8"),
+            None,
+            answered,
+            answered,
+        )
+    if h.error:
+        result.error = flow.Error(h.error, answered)
+    ws = h.websocket
+    if ws is not None and h.response is not None:
+        data = websocket.WebSocketData()
+        data.messages = [
+            websocket.WebSocketMessage(m.opcode, m.side == "client", m.data, m.time)
+            for m in ws.messages
+            if m.opcode in (OP_TEXT, OP_BINARY)  # mitmproxy keeps only data messages
+        ]
+        if ws.close is not None:
+            data.close_code = ws.close.code or 1005
+            data.close_reason = ws.close.reason
+            data.closed_by_client = None if ws.close.by is None else ws.close.by == "client"
+            data.timestamp_end = ws.close.time
+        result.websocket = data
+    result.metadata[ATTEMPT] = True  # e.g. from a browser's HAR that kept no request headers
+    result.marked = MARKS[h.verdict]
+    result.comment = f"wsinspect: {h.verdict}" + (f" — {top_finding(h)}" if h.findings else "")
+    return result
+
+
+def _peer(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    try:
+        return host.strip("[]"), int(port)
+    except ValueError:
+        return "", 0
+
+
+def _fields(headers) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple(
+        (name.encode("latin-1", "replace"), value.encode("latin-1", "replace"))
+        for name, value in headers
+    )
+
+
+def loads(data: bytes, warn: Warn) -> Session:
+    """The WebSocket attempts in a flow file; raises ValueError when none can be read."""
+    from mitmproxy import exceptions, http
+    from mitmproxy import io as mitmio
+
+    from wsinspect.capture.addon import Recorder
+
+    session = Session(created=0.0, proxy={"source": "mitmproxy flows"})
+    recorder = Recorder(session, analyze=None)
+    flows = 0
+    try:
+        for item in mitmio.FlowReader(io.BytesIO(data)).stream():
+            flows += 1
+            if isinstance(item, http.HTTPFlow):
+                replay(recorder, item)
+    except (exceptions.FlowReadException, ValueError, KeyError, TypeError) as e:
+        if flows == 0:
+            raise ValueError(f"not a readable mitmproxy flow file ({_reason(e)})") from None
+        warn(f"the rest after flow {flows} skipped: damaged data ({_reason(e)})")
+    session.created = min((h.started for h in session), default=0.0)
+    return session
+
+
+def _reason(error: Exception) -> str:
+    return str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+
+
+def replay(recorder, item: http.HTTPFlow) -> None:
+    """Feed a recorded flow through the hooks the live proxy would have called."""
+    if item.response is not None:
+        recorder.response(item)
+    if item.error is not None:
+        recorder.error(item)
+    if item.websocket is not None and recorder.session.get(item.id) is not None:
+        for message in item.websocket.messages:
+            recorder.record_message(item.id, message)
+        if item.websocket.timestamp_end is not None:  # else it was still open when saved
+            recorder.websocket_end(item)
