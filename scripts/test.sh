@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs on a fresh machine, check style, run every test:
-# Debian packages (Go and its WebSocket libraries, nginx, Node), npm packages, the Python package.
+# Debian packages (Go and its WebSocket libraries, nginx, Chromium, Node), npm packages, the
+# Python package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for package in golang-go golang-nhooyr-websocket-dev golang-github-gorilla-websocket-dev nginx-light; do
+for package in golang-go golang-nhooyr-websocket-dev golang-github-gorilla-websocket-dev nginx-light \
+    chromium; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
         || missing+=("$package")
 done

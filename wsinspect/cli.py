@@ -186,7 +186,75 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep cookies, Authorization and secret query parameters in OUT",
     )
     export.set_defaults(run=_export)
+
+    launch = commands.add_parser(
+        "browser",
+        help="start a browser whose traffic goes through a running wsinspect",
+        description="Start Chromium, Chrome, Edge, Brave or Firefox with a fresh temporary "
+        "profile that uses the proxy, captures localhost too, and trusts the proxy's CA for "
+        "this profile only (wss:// works, nothing is installed). The profile is removed when "
+        "the browser exits. Start `wsinspect` first, in another terminal.",
+    )
+    launch.add_argument("url", nargs="?", metavar="URL", help="page to open")
+    launch.add_argument(
+        "--browser", metavar="PATH", help="the browser to start (default: the first one found)"
+    )
+    launch.add_argument(
+        "--listen-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="where wsinspect listens (default: 127.0.0.1)",
+    )
+    launch.add_argument(
+        "-p", "--port", type=_port, default=8877, help="wsinspect's port (default: 8877)"
+    )
+    launch.add_argument(
+        "--dry-run", action="store_true", help="print the command line instead of running it"
+    )
+    launch.add_argument("--headless", action="store_true", help="no window (for scripts and CI)")
+    launch.set_defaults(run=_browser)
     return parser
+
+
+def _browser(args: argparse.Namespace) -> int:
+    import shlex
+    import socket
+
+    from wsinspect import browser
+    from wsinspect.capture.proxy import ProxyConfig
+
+    proxy = ProxyConfig(args.listen_host, args.port).address
+    try:
+        launch = browser.prepare(proxy, args.url, browser_path=args.browser, headless=args.headless)
+    except browser.BrowserError as e:
+        raise UsageError(str(e)) from None
+    if args.dry_run:
+        launch.remove_profile()
+        print(shlex.join(launch.command))
+        return EXIT_OK
+    try:
+        socket.create_connection((args.listen_host, args.port), timeout=1).close()
+    except OSError:
+        print(
+            f"wsinspect: warning: nothing listens on {proxy}; start `wsinspect -p {args.port}` "
+            "first, or the browser will show proxy errors",
+            file=sys.stderr,
+        )
+    for note in launch.notes:
+        print(f"wsinspect: {note}", file=sys.stderr)
+    print(f"wsinspect: started {launch.browser.path} through {proxy}", file=sys.stderr)
+    try:
+        process = launch.start()
+    except browser.BrowserError as e:
+        raise UsageError(str(e)) from None
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        process.wait()
+    finally:
+        launch.remove_profile()
+    return EXIT_OK
 
 
 def _warn(message: str) -> None:

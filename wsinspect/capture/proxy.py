@@ -27,6 +27,7 @@ class ProxyConfig:
     listen_host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     mode: str = "regular"
+    upstream_ca: str | None = None  # PEM file: trust servers' certificates it signed (mkcert)
 
     @property
     def address(self) -> str:
@@ -88,6 +89,8 @@ class EmbeddedProxy:
             # fails the upgrade request itself: the attempt is seen and recorded.
             connection_strategy="lazy",
         )
+        if self.config.upstream_ca:
+            opts.update(ssl_verify_upstream_trusted_ca=self.config.upstream_ca)
         proxyserver = master.addons.get("proxyserver")
         if not await proxyserver.setup_servers():
             failure = next(

@@ -1,0 +1,227 @@
+"""A real headless Chromium, started the way `wsinspect browser` starts it, through the proxy."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import ssl
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.server import serve
+
+from tests.conftest import require_program, until
+from tests.helpers import run_cli
+from wsinspect import browser, diagnose
+from wsinspect.capture.addon import Recorder
+from wsinspect.capture.proxy import EmbeddedProxy, ProxyConfig
+from wsinspect.model import Handshake, Session
+
+PAGE = """<!doctype html><title>app</title><script>
+const ws = new WebSocket({url!r}{protocols});
+ws.onopen = () => ws.send("hello");
+</script>"""
+
+
+@contextmanager
+def page_server(pages: dict[str, str]) -> Iterator[int]:
+    """The developer's app: pages on http://localhost:PORT that open WebSockets elsewhere."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = pages.get(self.path, "not found").encode()
+            self.send_response(200 if self.path in pages else 404)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1, like a dev server's (mkcert's, say)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "server.pem", folder / "server.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@asynccontextmanager
+async def through_the_proxy(upstream_ca: Path | None = None) -> AsyncIterator[tuple[int, Session]]:
+    session = Session(created=time.time())
+    proxy = EmbeddedProxy(
+        ProxyConfig(port=0, upstream_ca=str(upstream_ca) if upstream_ca else None),
+        [Recorder(session)],
+    )
+    await proxy.start()
+    try:
+        yield proxy.port, session
+    finally:
+        await proxy.stop()
+
+
+@asynccontextmanager
+async def headless_chromium(proxy_port: int, url: str) -> AsyncIterator[None]:
+    require_program("chromium", "apt-get install chromium")
+    launch = browser.prepare(f"127.0.0.1:{proxy_port}", url, headless=True)
+    assert launch.browser.family == "chromium"
+    process = launch.start()
+    try:
+        yield
+    finally:
+        process.kill()
+        process.wait()
+        launch.remove_profile()
+
+
+async def the_websocket(session: Session, path: str, timeout: float = 30) -> Handshake:
+    def found() -> Handshake | None:
+        return next((h for h in session if h.url.endswith(path) and h.answered), None)
+
+    await until(lambda: found() is not None, timeout=timeout)
+    handshake = found()
+    assert handshake is not None
+    return diagnose.apply(handshake)
+
+
+async def refusing_server(**kwargs):
+    async def echo(ws) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    return await serve(echo, "127.0.0.1", 0, origins=["https://app.example.com"], **kwargs)
+
+
+async def test_chromium_refused_origin_is_captured_with_the_pages_origin():
+    server = await refusing_server()
+    ws_port = server.sockets[0].getsockname()[1]
+    pages = {"/": PAGE.format(url=f"ws://127.0.0.1:{ws_port}/chat", protocols="")}
+    try:
+        with page_server(pages) as page_port:
+            async with through_the_proxy() as (proxy_port, session):
+                page = f"http://localhost:{page_port}/"
+                async with headless_chromium(proxy_port, page):
+                    handshake = await the_websocket(session, "/chat")
+    finally:
+        server.close()
+    assert handshake.origin == f"http://localhost:{page_port}"  # the page's real Origin
+    assert handshake.status == 403
+    assert handshake.request.headers.get("User-Agent", "").find("Chrome/") > 0
+    finding = handshake.findings[0]
+    assert finding.code == "origin-rejected"
+    assert finding.evidence["Origin"] == f"http://localhost:{page_port}"
+
+
+async def test_chromium_subprotocol_ignored_is_captured():
+    async def ignore(ws) -> None:
+        await ws.wait_closed()
+
+    server = await serve(ignore, "127.0.0.1", 0)  # no subprotocols configured: selects none
+    ws_port = server.sockets[0].getsockname()[1]
+    url = f"ws://127.0.0.1:{ws_port}/graphql"
+    pages = {"/": PAGE.format(url=url, protocols=', ["graphql-transport-ws"]')}
+    try:
+        with page_server(pages) as page_port:
+            async with (
+                through_the_proxy() as (proxy_port, session),
+                headless_chromium(proxy_port, f"http://localhost:{page_port}/"),
+            ):
+                handshake = await the_websocket(session, "/graphql")
+    finally:
+        server.close()
+    assert handshake.status == 101
+    assert handshake.offered_subprotocols == ["graphql-transport-ws"]
+    assert handshake.selected_subprotocol is None
+    assert handshake.findings[0].code == "subprotocol-not-selected"
+
+
+async def test_chromium_wss_through_the_spki_pin(tmp_path):
+    """No CA installed anywhere: the pin alone lets Chromium accept the proxy's certificates."""
+    cert, key = self_signed(tmp_path)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server = await refusing_server(ssl=tls)
+    ws_port = server.sockets[0].getsockname()[1]
+    pages = {"/": PAGE.format(url=f"wss://127.0.0.1:{ws_port}/secure", protocols="")}
+    try:
+        with page_server(pages) as page_port:
+            async with (
+                through_the_proxy(upstream_ca=cert) as (proxy_port, session),
+                headless_chromium(proxy_port, f"http://localhost:{page_port}/"),
+            ):
+                handshake = await the_websocket(session, "/secure")
+    finally:
+        server.close()
+    assert handshake.url == f"wss://127.0.0.1:{ws_port}/secure"
+    assert handshake.status == 403
+    assert handshake.findings[0].code == "origin-rejected"
+
+
+async def test_dry_run_prints_proxy_bypass_and_pin():
+    require_program("chromium", "apt-get install chromium")
+    code, out, _ = await run_cli("browser", "--dry-run", "-p", "9999", "http://localhost:5173/")
+    assert code == 0
+    pin = browser.spki_pin(browser.ca_certificate())
+    assert "--proxy-server=http://127.0.0.1:9999" in out
+    assert "'--proxy-bypass-list=<-loopback>'" in out
+    assert f"--ignore-certificate-errors-spki-list={pin}" in out
+    assert out.rstrip().endswith("http://localhost:5173/")
+
+
+async def test_a_missing_browser_is_one_line(tmp_path):
+    code, _, err = await run_cli("browser", "--browser", str(tmp_path / "nope"))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "no browser at" in err
+
+
+@pytest.mark.parametrize("name", ["firefox"])
+def test_firefox_profile_sets_the_proxy_and_localhost_capture(tmp_path, name):
+    fake = browser.Browser(str(tmp_path / name), "firefox")
+    command = browser.firefox_command(fake, "127.0.0.1:8877", tmp_path, None, headless=True)
+    prefs = (tmp_path / "user.js").read_text()
+    assert 'user_pref("network.proxy.http_port", 8877);' in prefs
+    assert 'user_pref("network.proxy.allow_hijacking_localhost", true);' in prefs
+    assert command[:3] == [fake.path, "--profile", str(tmp_path)]
