@@ -63,6 +63,12 @@ def _add_proxy_options(parser: argparse.ArgumentParser) -> None:
         "to wsinspect as if it were the server at URL) or upstream:URL (chain to another proxy)",
     )
     group.add_argument(
+        "--upstream-ca",
+        type=Path,
+        metavar="FILE",
+        help="trust servers' certificates signed by this CA (PEM), e.g. mkcert's rootCA.pem",
+    )
+    group.add_argument(
         "--preview-bytes",
         type=_positive(int),
         default=512,
@@ -99,8 +105,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="save the session to FILE on exit (.json, .har, .mitm or .md)",
     )
+    watch.add_argument(
+        "--attach",
+        nargs="?",
+        const="",
+        metavar="SOCKET",
+        help="no proxy of our own: show what the addon in your mitmproxy sends "
+        '(mitmdump -s "$(wsinspect addon-path)") over a Unix socket (default: per user)',
+    )
     _add_proxy_options(watch)
     watch.set_defaults(run=_watch)
+
+    addon = commands.add_parser(
+        "addon-path",
+        help="print the path of the addon for mitmdump -s / mitmweb -s (split mode)",
+        description='Print the path of the mitmproxy script: mitmdump -s "$(wsinspect '
+        'addon-path)" [--set wsinspect_save=FILE] [--set wsinspect_feed=SOCKET]. It needs '
+        "wsinspect installed in the same Python environment as mitmproxy.",
+    )
+    addon.set_defaults(run=_addon_path)
 
     open_ = commands.add_parser(
         "open",
@@ -312,18 +335,38 @@ def _diagnose(args: argparse.Namespace) -> int:
 
 def _live_options(args: argparse.Namespace, demo: bool = False):
     from wsinspect.capture.limits import Limits
-    from wsinspect.capture.proxy import ProxyConfig, ProxyError, check_mode
+    from wsinspect.capture.proxy import ProxyError, check_mode
     from wsinspect.tui.app import LiveOptions
 
     try:
         check_mode(args.mode)
     except ProxyError as e:
         raise UsageError(str(e)) from None
+    attach = getattr(args, "attach", None)
+    if attach is not None:
+        from wsinspect.capture.feed import default_socket
+
+        attach = Path(attach) if attach else default_socket()
     return LiveOptions(
-        proxy=ProxyConfig(listen_host=args.listen_host, port=args.port, mode=args.mode),
+        proxy=_proxy_config(args),
         limits=Limits(preview_bytes=args.preview_bytes, max_messages=args.keep_messages),
         save=getattr(args, "save", None),
         demo=demo,
+        attach=attach,
+    )
+
+
+def _proxy_config(args: argparse.Namespace):
+    from wsinspect.capture.proxy import ProxyConfig
+
+    upstream_ca = args.upstream_ca
+    if upstream_ca is not None and not upstream_ca.is_file():
+        raise UsageError(f"--upstream-ca: no file at {upstream_ca}")
+    return ProxyConfig(
+        listen_host=args.listen_host,
+        port=args.port,
+        mode=args.mode,
+        upstream_ca=None if upstream_ca is None else str(upstream_ca),
     )
 
 
@@ -337,6 +380,11 @@ def _watch(args: argparse.Namespace) -> int:
         except OutputError as e:
             raise UsageError(str(e)) from None
     WsinspectApp(live=_live_options(args)).run()
+    return EXIT_OK
+
+
+def _addon_path(args: argparse.Namespace) -> int:
+    print(Path(__file__).with_name("capture") / "mitmproxy_script.py")
     return EXIT_OK
 
 
@@ -358,7 +406,7 @@ def _record(args: argparse.Namespace) -> int:
     import asyncio
 
     from wsinspect.capture.limits import Limits
-    from wsinspect.capture.proxy import ProxyConfig, ProxyError, check_mode
+    from wsinspect.capture.proxy import ProxyError, check_mode
     from wsinspect.record import RecordOptions, run_record
     from wsinspect.sessions import OutputError, check_writable
 
@@ -369,7 +417,7 @@ def _record(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     options = RecordOptions(
         output=args.output,
-        proxy=ProxyConfig(listen_host=args.listen_host, port=args.port, mode=args.mode),
+        proxy=_proxy_config(args),
         limits=Limits(preview_bytes=args.preview_bytes, max_messages=args.keep_messages),
         count=args.count,
         duration=args.duration,

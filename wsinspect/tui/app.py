@@ -7,6 +7,7 @@ lose a handshake.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,10 +32,11 @@ TICK = 0.1  # seconds between pulls of new handshakes from the session
 
 @dataclass(frozen=True, slots=True)
 class LiveOptions:
-    proxy: ProxyConfig
+    proxy: ProxyConfig = dataclasses.field(default_factory=ProxyConfig)
     limits: Limits = DEFAULT_LIMITS
     save: Path | None = None
     demo: bool = False
+    attach: Path | None = None  # no proxy of our own: a socket fed by the mitmproxy addon
 
 
 class WsinspectApp(App[None]):
@@ -88,8 +90,8 @@ class WsinspectApp(App[None]):
     def on_mount(self) -> None:
         self.status.source = "live" if self.live else "file"
         if self.live is not None:
-            self.status.address = self.live.proxy.address
-            self.status.mode = self.live.proxy.mode
+            self.status.address = str(self.live.attach or self.live.proxy.address)
+            self.status.mode = "attached" if self.live.attach else self.live.proxy.mode
             self.call_after_refresh(self.start_proxy)
         self.set_interval(TICK, self.pull)
         self.set_interval(0.5, self.follow_messages)
@@ -116,9 +118,12 @@ class WsinspectApp(App[None]):
         from wsinspect.capture.proxy import EmbeddedProxy
 
         assert self.live is not None
+        if self.live.attach is not None:
+            await self.attach(self.live.attach)
+            return
         config = self.live.proxy
         if port is not None:
-            config = ProxyConfig(config.listen_host, port, config.mode)
+            config = dataclasses.replace(config, port=port)
         self.session.proxy = config.describe()
         recorder = Recorder(self.session, [self], self.live.limits)
         proxy = EmbeddedProxy(config, [recorder])
@@ -135,6 +140,19 @@ class WsinspectApp(App[None]):
 
             self.demo = Demo(proxy_port=proxy.port)
             await self.demo.start()
+
+    async def attach(self, path: Path) -> None:
+        from wsinspect.capture.feed import FeedReceiver
+
+        receiver = FeedReceiver(path, self.session, self.websocket_closed)
+        try:
+            await receiver.start()
+        except (ProxyError, OSError) as e:
+            self.status.error = f"cannot listen on {path}: {e}. Press q to quit."
+            return
+        self.proxy = receiver
+        self.status.mode = "attached"
+        self.status.address = str(path)
 
     async def stop_proxy(self) -> None:
         if self.demo is not None:

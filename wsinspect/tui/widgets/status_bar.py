@@ -29,6 +29,8 @@ class StatusBar(Static):
             text.append("  saved session  ")
         elif self.error:
             text.append(f"  {self.error}  ", style="bold red")
+        elif self.mode == "attached":
+            text.append(f"  attached at {self.address}  ", style="bold")
         elif not self.address or self.address.endswith(":0"):
             text.append("  starting the proxy…  ", style="dim")
         else:
@@ -40,4 +42,6 @@ class StatusBar(Static):
                 "--proxy-bypass-list='<-loopback>' for localhost",
                 style="dim",
             )
+        if self.mode == "attached" and not self.error:
+            text.append('   run mitmdump -s "$(wsinspect addon-path)" to feed it', style="dim")
         return text

@@ -1,0 +1,200 @@
+"""Split mode: wsinspect's recorder inside the user's own mitmproxy, feeding a dashboard.
+
+``mitmdump -s "$(wsinspect addon-path)"`` (or ``mitmweb -s``) loads ``mitmproxy_script.py``,
+whose ``addons`` list is the ``SplitMode`` addon. mitmproxy keeps its WebSocket layer on, and the
+recorder's ``websocket_*`` hooks fill the same model the embedded proxy does. Each answered or
+closed handshake is sent as one JSON line over a Unix socket to ``wsinspect watch --attach``
+(a socket is local by nature: nobody off this machine can connect), and with
+``--set wsinspect_save=FILE`` the session is also written when mitmproxy stops.
+
+The sender never slows mitmproxy down: lines wait in a bounded queue and are dropped, and
+counted, when no dashboard is listening or it cannot keep up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from wsinspect.capture.addon import Recorder
+from wsinspect.model import Handshake, Session
+
+QUEUE = 10_000  # handshakes waiting for the dashboard before new ones are dropped
+
+log = logging.getLogger("wsinspect")
+
+
+def default_socket() -> Path:
+    """Per user, in a folder only the user can enter."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and Path(runtime).is_dir():
+        return Path(runtime) / "wsinspect.sock"
+    return Path(tempfile.gettempdir()) / f"wsinspect-{os.getuid()}" / "feed.sock"
+
+
+class FeedSender:
+    """A recorder listener that streams handshakes to a dashboard's socket."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.dropped = 0
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._send())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def handshake_answered(self, handshake: Handshake) -> None:
+        self._put(handshake)
+
+    def websocket_closed(self, handshake: Handshake) -> None:
+        self._put(handshake)
+
+    def _put(self, handshake: Handshake) -> None:
+        try:
+            self._queue.put_nowait(orjson.dumps(handshake.to_dict()) + b"\n")
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    async def _send(self) -> None:
+        while True:
+            try:
+                _, writer = await asyncio.open_unix_connection(str(self.path))
+            except OSError:
+                await asyncio.sleep(1)  # no dashboard yet
+                continue
+            log.info(f"wsinspect: feeding the dashboard at {self.path}")
+            try:
+                while True:
+                    writer.write(await self._queue.get())
+                    await writer.drain()
+            except OSError:
+                log.info("wsinspect: the dashboard went away")
+            finally:
+                writer.close()
+
+
+class SplitMode(Recorder):
+    """The recorder as an addon for somebody else's mitmproxy, with its options and the feed."""
+
+    def __init__(self) -> None:
+        super().__init__(Session(created=time.time(), proxy={"source": "mitmproxy addon"}))
+        self.sender: FeedSender | None = None
+
+    def load(self, loader) -> None:
+        loader.add_option(
+            "wsinspect_save", str, "", "Write the wsinspect session to this file when stopping."
+        )
+        loader.add_option(
+            "wsinspect_feed",
+            str,
+            str(default_socket()),
+            "Unix socket of a dashboard started with `wsinspect watch --attach` ('' for none).",
+        )
+
+    def running(self) -> None:
+        from mitmproxy import ctx
+
+        if ctx.options.wsinspect_feed:
+            self.sender = FeedSender(Path(ctx.options.wsinspect_feed))
+            self.listeners.append(self.sender)
+            self.sender.start()
+
+    async def done(self) -> None:
+        from mitmproxy import ctx
+
+        from wsinspect.sessions import OutputError, save
+
+        if self.sender is not None:
+            await self.sender.stop()
+            if self.sender.dropped:
+                log.warning(
+                    f"wsinspect: {self.sender.dropped} handshakes not sent to the dashboard"
+                )
+        if ctx.options.wsinspect_save:
+            try:
+                save(self.session, Path(ctx.options.wsinspect_save))
+            except OutputError as e:
+                log.error(f"wsinspect: {e}")
+            else:
+                log.info(f"wsinspect: saved {len(self.session)} handshakes")
+
+
+class FeedReceiver:
+    """The dashboard's end: listens on the Unix socket, merges handshakes into ``session``."""
+
+    def __init__(self, path: Path, session: Session, changed) -> None:
+        self.path = path
+        self.session = session
+        self.changed = changed  # called with each handshake that was updated, not new
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        from wsinspect.capture.proxy import ProxyError
+
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            if await self._in_use():
+                raise ProxyError(f"another dashboard is attached at {self.path}")
+            self.path.unlink()
+        umask = os.umask(0o177)  # the socket is born 0600: only this user can feed it
+        try:
+            # A line is one handshake with its message previews: allow long ones.
+            self.server = await asyncio.start_unix_server(
+                self._serve, str(self.path), limit=1 << 26
+            )
+        finally:
+            os.umask(umask)
+
+    async def _in_use(self) -> bool:
+        try:
+            _, writer = await asyncio.open_unix_connection(str(self.path))
+        except (ConnectionRefusedError, OSError):
+            return False
+        writer.close()
+        return True
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        from wsinspect import diagnose
+
+        try:
+            while line := await reader.readline():
+                try:
+                    handshake = diagnose.apply(Handshake.from_dict(orjson.loads(line)))
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    continue  # not from our addon: ignore it
+                self.merge(handshake)
+        except (OSError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    def merge(self, handshake: Handshake) -> None:
+        known = self.session.get(handshake.id)
+        if known is None:
+            self.session.add(handshake)
+            return
+        for field in dataclasses.fields(Handshake):  # in place: the views hold this object
+            setattr(known, field.name, getattr(handshake, field.name))
+        self.changed(known)

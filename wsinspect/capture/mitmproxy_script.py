@@ -1,0 +1,10 @@
+"""Loaded by ``mitmdump -s`` / ``mitmweb -s``: wsinspect inside your own mitmproxy (split mode).
+
+Options: ``--set wsinspect_save=FILE`` writes the session when mitmproxy stops;
+``--set wsinspect_feed=SOCKET`` streams to ``wsinspect watch --attach`` (default socket: the same
+default as the dashboard's). See wsinspect/capture/feed.py.
+"""
+
+from wsinspect.capture.feed import SplitMode
+
+addons = [SplitMode()]
