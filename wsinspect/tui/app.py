@@ -75,6 +75,7 @@ class WsinspectApp(App[None]):
         self._changed: set[str] = set()
         self._verdicts: dict[str, str] = {}  # counted verdict per handshake, for the status bar
         self._tally: Counter[str] = Counter()
+        self._browsers: list = []  # (process, launch) started from the command palette
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -163,6 +164,10 @@ class WsinspectApp(App[None]):
             self.proxy = None
 
     async def action_quit(self) -> None:
+        for process, launch in self._browsers:  # their profiles are temporary
+            process.terminate()
+            process.wait()
+            launch.remove_profile()
         await self.stop_proxy()
         if self.live is not None and self.live.save is not None:
             self.write_session(self.live.save, force=True)
@@ -325,10 +330,31 @@ class WsinspectApp(App[None]):
                 self.action_failures_only,
             ),
             ("Copy fix", "Copy the selected handshake's top fix", self.action_copy_fix),
-            ("Save session", "Save to .json (native) or .md (report)", self.action_save),
+            ("Save session", "Save as .json, .har, .mitm or .md (report)", self.action_save),
             ("Follow", "Jump to the newest handshake and follow", self.action_follow),
             ("Pause / resume", "Freeze the list; capturing continues", self.action_pause),
             ("Toggle redaction", "Show or hide cookies and tokens", self.action_redact),
             ("Clear", "Forget every handshake captured so far", self.action_clear),
         ):
             yield SystemCommand(title, help_text, action)
+        if self.proxy is not None and self.live is not None and self.live.attach is None:
+            yield SystemCommand(
+                "Open a browser through this proxy",
+                "A fresh Chromium/Chrome/Edge/Brave or Firefox profile that captures localhost "
+                "and wss://",
+                self.action_browser,
+            )
+
+    def action_browser(self) -> None:
+        from wsinspect import browser
+
+        try:
+            launch = browser.prepare(f"127.0.0.1:{self.proxy.port}")
+            process = launch.start()
+        except browser.BrowserError as e:
+            self.notify(str(e), severity="error", timeout=10)
+            return
+        self._browsers.append((process, launch))
+        for note in launch.notes:
+            self.notify(note, timeout=15)
+        self.notify(f"Started {launch.browser.path}")
