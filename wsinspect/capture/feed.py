@@ -37,7 +37,8 @@ def default_socket() -> Path:
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime and Path(runtime).is_dir():
         return Path(runtime) / "wsinspect.sock"
-    return Path(tempfile.gettempdir()) / f"wsinspect-{os.getuid()}" / "feed.sock"
+    user = os.getuid() if hasattr(os, "getuid") else os.getlogin()  # Windows has no uid
+    return Path(tempfile.gettempdir()) / f"wsinspect-{user}" / "feed.sock"
 
 
 class FeedSender:
