@@ -315,7 +315,7 @@ class WebSocketSummary:
         return cls(
             subprotocol=None if subprotocol is None else str(subprotocol),
             extensions=[str(e) for e in d.get("extensions", [])],
-            messages=deque(Message.from_dict(m) for m in d.get("messages", [])),
+            messages=deque(map(Message.from_dict, d.get("messages", []))),
             messages_dropped=int(d.get("messages_dropped", 0)),
             counts=Counts.from_dict(d.get("counts", {})),
             close=None if close is None else Close.from_dict(close),

@@ -298,8 +298,7 @@ def _websocket(messages: list[Any], extra: Any, response: Response | None) -> We
         subprotocol=headers.get("Sec-WebSocket-Protocol"),
         extensions=headers.tokens("Sec-WebSocket-Extensions"),
     )
-    for item in messages:
-        summary.messages.append(_message(item))
+    summary.messages.extend(map(_message, messages))
     if isinstance(extra, dict):
         summary.counts = Counts.from_dict(extra.get("counts") or {})
         summary.messages_dropped = int(extra.get("messages_dropped") or 0)
