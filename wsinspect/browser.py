@@ -95,11 +95,11 @@ def find(explicit: str | None = None) -> Browser:
         return Browser(path, family)
     found = next(_candidates(), None)
     if found is None:
-        looked = CHROMIUM_NAMES + FIREFOX_NAMES + CHROMIUM_PATHS.get(_platform(), [])
+        names = CHROMIUM_NAMES + FIREFOX_NAMES
+        paths = CHROMIUM_PATHS.get(_platform(), []) + FIREFOX_PATHS.get(_platform(), [])
         raise BrowserError(
-            "no Chromium, Chrome, Edge, Brave or Firefox found (looked on PATH and at "
-            f"{', '.join(looked[len(CHROMIUM_NAMES) + len(FIREFOX_NAMES) :]) or 'nothing else'}"
-            f" for {', '.join(CHROMIUM_NAMES + FIREFOX_NAMES)}); pass --browser PATH"
+            "no Chromium, Chrome, Edge, Brave or Firefox found (looked on PATH for "
+            f"{', '.join(names)} and at {', '.join(paths)}); pass --browser PATH"
         )
     return found
 

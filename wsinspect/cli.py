@@ -84,6 +84,16 @@ def _add_proxy_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_output_options(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.add_argument("--force", action="store_true", help=f"overwrite {name} if it exists")
+    parser.add_argument(
+        "--no-redact",
+        dest="redact",
+        action="store_false",
+        help=f"keep cookies, Authorization and secret query parameters in {name}",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="wsinspect",
@@ -161,13 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument(
         "--duration", type=_positive(float), metavar="SECONDS", help="stop after this long"
     )
-    record.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
-    record.add_argument(
-        "--no-redact",
-        dest="redact",
-        action="store_false",
-        help="keep cookies, Authorization and secret query parameters in the file",
-    )
+    _add_output_options(record, "FILE")
     _add_proxy_options(record)
     record.set_defaults(run=_record)
 
@@ -201,13 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("file", type=Path, metavar="FILE")
     export.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
-    export.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
-    export.add_argument(
-        "--no-redact",
-        dest="redact",
-        action="store_false",
-        help="keep cookies, Authorization and secret query parameters in OUT",
-    )
+    _add_output_options(export, "OUT")
     export.set_defaults(run=_export)
 
     launch = commands.add_parser(

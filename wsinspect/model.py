@@ -274,6 +274,14 @@ class Counts:
     client_bytes: int = 0
     server_bytes: int = 0
 
+    def add(self, side: Side, payload_length: int) -> None:
+        if side == "client":
+            self.client_messages += 1
+            self.client_bytes += payload_length
+        else:
+            self.server_messages += 1
+            self.server_bytes += payload_length
+
     def to_dict(self) -> dict[str, int]:
         return {
             "client_messages": self.client_messages,

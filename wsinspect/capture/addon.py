@@ -41,14 +41,9 @@ class Listener(Protocol):
     def websocket_closed(self, handshake: Handshake) -> None: ...
 
 
-ATTEMPT = "wsinspect.attempt"  # flow metadata: an attempt whose request headers were not recorded
-
-
 def is_upgrade_attempt(flow: http.HTTPFlow) -> bool:
     upgrade = flow.request.headers.get("upgrade", "")
-    return any(t.strip().lower() == "websocket" for t in upgrade.split(",")) or bool(
-        flow.metadata.get(ATTEMPT)
-    )
+    return any(t.strip().lower() == "websocket" for t in upgrade.split(","))
 
 
 def websocket_url(request: http.Request) -> str:
@@ -93,8 +88,10 @@ class Recorder:
         limits: Limits = DEFAULT_LIMITS,
         analyze: Callable[[Handshake], object] | None = diagnose.apply,
         clock: Callable[[], float] = time.time,
+        is_attempt: Callable[[http.HTTPFlow], bool] = is_upgrade_attempt,
     ) -> None:
         self.session = session
+        self.is_attempt = is_attempt  # which flows are WebSocket attempts (flow files widen it)
         self.listeners = listeners if listeners is not None else []
         self.limits = limits
         self.analyze = analyze
@@ -106,7 +103,7 @@ class Recorder:
     # -- the handshake ---------------------------------------------------------------------
 
     def response(self, flow: http.HTTPFlow) -> None:
-        if not is_upgrade_attempt(flow):
+        if not self.is_attempt(flow):
             return
         handshake = self._record(flow)
         assert flow.response is not None
@@ -117,7 +114,7 @@ class Recorder:
         self._answered(handshake)
 
     def error(self, flow: http.HTTPFlow) -> None:
-        if not is_upgrade_attempt(flow) or flow.error is None:
+        if not self.is_attempt(flow) or flow.error is None:
             return
         known = self.session.get(flow.id)
         handshake = known or self._record(flow)
@@ -216,7 +213,7 @@ class Recorder:
         opcode = int(message.type)
         content = message.content
         if opcode < OP_CLOSE:
-            window.count(side, len(content))
+            window.summary.counts.add(side, len(content))
         data = content[: window.limits.preview_bytes]
         window.add(
             Message(side, message.timestamp, opcode, len(content), data, len(content) > len(data))

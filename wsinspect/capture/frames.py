@@ -80,15 +80,6 @@ class MessageWindow:
             self.summary.messages_dropped += 1
         messages.append(message)
 
-    def count(self, side: Side, payload_length: int) -> None:
-        counts = self.summary.counts
-        if side == "client":
-            counts.client_messages += 1
-            counts.client_bytes += payload_length
-        else:
-            counts.server_messages += 1
-            counts.server_bytes += payload_length
-
     def closed(self, side: Side, code: int | None, reason: str, now: float) -> None:
         """Record a close frame; the first side to send one is the side that closed."""
         if self.summary.close is None:
@@ -166,6 +157,7 @@ class FrameSniffer:
         pos, end = 0, len(data)
         limit = self.preview_bytes
         window = self.window
+        counts = window.summary.counts
         while pos < end:
             if d.frame_opcode < 0:
                 # Fast path, the common case: a whole small unfragmented uncompressed data frame.
@@ -182,7 +174,7 @@ class FrameSniffer:
                         payload = data[start : start + min(length, limit)]
                         if b1 & 0x80:
                             payload = apply_mask(payload, data[start - 4 : start])
-                        window.count(side, length)
+                        counts.add(side, length)
                         window.add(Message(side, now, b0 & 0x0F, length, payload, length > limit))
                         pos = start + length
                         continue
@@ -320,7 +312,7 @@ class FrameSniffer:
                 d.inflater = zlib.decompressobj(-15)
         length = d.msg_length
         d.msg_opcode, opcode = -1, d.msg_opcode
-        self.window.count(d.side, length)
+        self.window.summary.counts.add(d.side, length)
         data = bytes(d.msg_preview[: self.preview_bytes])
         # The inflated size of a compressed message is not tracked past the preview.
         truncated = len(d.msg_preview) > len(data) if d.msg_compressed else length > len(data)

@@ -36,6 +36,13 @@ CODES = (
 CHROME_FAILED = (
     "Chrome logs `WebSocket connection to '…' failed: {why}`; the page only sees close 1006."
 )
+
+
+def chrome_unexpected(status: int | None) -> str:
+    """What Chrome says about a handshake answered with something other than 101."""
+    return CHROME_FAILED.format(why=f"Unexpected response code: {status}")
+
+
 CORS_NOTE = (
     "CORS response headers (Access-Control-Allow-Origin and friends) play no part in a WebSocket "
     "handshake: adding them does not fix this. The server's own Origin check does."
@@ -124,7 +131,7 @@ def upstream_failed(ctx: Context) -> Finding | None:
             f"{f.status} from a gateway: the WebSocket server behind it failed",
             f"{who} answered {f.status}: it could not reach the WebSocket server, or the server "
             "dropped the upgrade (nginx without upgrade headers speaks HTTP/1.0 upstream). "
-            + CHROME_FAILED.format(why=f"Unexpected response code: {f.status}"),
+            + chrome_unexpected(f.status),
             ctx.answer(),
         )
     return None
@@ -141,8 +148,7 @@ def redirected(ctx: Context) -> Finding | None:
         f"Redirected ({f.status}): browsers do not follow redirects on a WebSocket",
         f"The server answered {f.status} to {location}. A browser never follows a redirect on a "
         "WebSocket handshake, so the connection fails. Typical causes: http -> https, a missing "
-        "or extra trailing slash, a login page. "
-        + CHROME_FAILED.format(why=f"Unexpected response code: {f.status}"),
+        "or extra trailing slash, a login page. " + chrome_unexpected(f.status),
         {**ctx.answer(), "Location": location},
     )
 
@@ -158,8 +164,7 @@ def not_upgraded(ctx: Context) -> Finding | None:
         f"{f.status} instead of 101: the request never reached a WebSocket server",
         f"The answer was an ordinary {f.status} ({kind}), not 101 Switching Protocols. Something "
         "served the path as a page: an SPA fallback, a dev server without `ws: true`, or a proxy "
-        "that dropped the Upgrade header. "
-        + CHROME_FAILED.format(why=f"Unexpected response code: {f.status}"),
+        "that dropped the Upgrade header. " + chrome_unexpected(f.status),
         {**ctx.answer(), "Content-Type": kind, "Upgrade": f.request.get("Upgrade") or "(none)"},
     )
 
@@ -210,9 +215,7 @@ def origin_rejected(ctx: Context) -> Finding | None:
             "changeOrigin, nginx without `proxy_set_header Host $host`), the server sees its "
             "own address as Host while the Origin stays the page's. "
         )
-    explanation += (
-        CORS_NOTE + " " + CHROME_FAILED.format(why=f"Unexpected response code: {f.status}")
-    )
+    explanation += CORS_NOTE + " " + chrome_unexpected(f.status)
     evidence = {"Origin": f.origin or "(none)", "Host": host, **ctx.answer()}
     return ctx.finding(
         "origin-rejected",
@@ -236,7 +239,7 @@ def unauthorized(ctx: Context) -> Finding | None:
         f"The server answered {f.status}, and the Origin ({f.origin or 'none'}) is not what it "
         f"objects to: the request carried {credentials}. Browsers cannot add an Authorization "
         "header to a WebSocket; they send the cookies of the server's host only. "
-        + CHROME_FAILED.format(why=f"Unexpected response code: {f.status}"),
+        + chrome_unexpected(f.status),
         {**ctx.answer(), "Credentials sent": credentials, "Origin": f.origin or "(none)"},
     )
 
@@ -328,8 +331,7 @@ def upgrade_headers_missing(ctx: Context) -> Finding | None:
         "Upgrade/Connection headers did not reach the WebSocket server",
         f"{where} `Upgrade: websocket` and `Connection: Upgrade`, so the server treated the "
         "request as plain HTTP. Reverse proxies (nginx above all) do not forward these hop-by-hop "
-        "headers unless configured to. "
-        + CHROME_FAILED.format(why=f"Unexpected response code: {f.status}"),
+        "headers unless configured to. " + chrome_unexpected(f.status),
         {
             "Upgrade (request)": f.request.get("Upgrade") or "(missing)",
             "Connection (request)": f.request.get("Connection") or "(missing)",
@@ -454,7 +456,7 @@ def handshake_rejected(ctx: Context) -> Finding | None:
         "error",
         f"{f.status}: the server refused the upgrade",
         f"The server answered {f.status} instead of 101 Switching Protocols. "
-        + CHROME_FAILED.format(why=f"Unexpected response code: {f.status}"),
+        + chrome_unexpected(f.status),
         ctx.answer(),
     )
 

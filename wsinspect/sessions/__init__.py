@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from wsinspect.model import Session
-from wsinspect.sessions import files, har, jsontext, mitmflows, native
+from wsinspect.sessions import files
 from wsinspect.sessions.files import OutputError, write_atomic
 from wsinspect.sessions.redact import redact_session
 
@@ -37,30 +38,26 @@ class InputError(Exception):
     """A session file cannot be read; the message is one line naming the file."""
 
 
-def _markdown(session: Session) -> bytes:
-    from wsinspect import report
-
-    return report.markdown(session).encode("utf-8")
-
-
-WRITERS: dict[str, Callable[[Session], bytes]] = {
-    ".json": native.dumps,
-    ".har": har.dumps,
-    ".mitm": mitmflows.dumps,
-    ".flows": mitmflows.dumps,
-    ".md": _markdown,
-    ".markdown": _markdown,
+# The module writing each format (its ``dumps``), imported when needed: the dashboard imports this
+# package for redaction before its first screen, and needs none of them by then.
+WRITERS = {
+    ".json": "native",
+    ".har": "har",
+    ".mitm": "mitmflows",
+    ".flows": "mitmflows",
+    ".md": "markdown",
+    ".markdown": "markdown",
 }
 
 
 def writer_for(path: Path) -> Callable[[Session], bytes]:
-    writer = WRITERS.get(path.suffix.lower())
-    if writer is None:
+    name = WRITERS.get(path.suffix.lower())
+    if name is None:
         raise OutputError(
             f"cannot tell which format to write {path} in: name it .json (wsinspect session), "
             ".har (HTTP Archive), .mitm (mitmproxy flows) or .md (Markdown report)"
         )
-    return writer
+    return importlib.import_module(f"wsinspect.sessions.{name}").dumps
 
 
 def check_writable(path: Path, force: bool = False) -> None:
@@ -113,11 +110,13 @@ def load(path: Path, warn: Warn | None = None) -> Session:
 
 def loads(data: bytes, warn: Warn) -> Session:
     """The session in ``data``; raises ValueError with a one-line reason."""
-    if not data.strip():
-        raise ValueError("the file is empty")
+    from wsinspect.sessions import har, jsontext, mitmflows, native
+
     if mitmflows.looks_mitm(data):
         return mitmflows.loads(data, warn)
     head = data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
+    if not head:
+        raise ValueError("the file is empty")
     if head not in (b"{", b"["):
         if head == b"#":
             raise ValueError("a Markdown report is for people; open the .json, .har or .mitm file")

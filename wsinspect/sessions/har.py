@@ -307,12 +307,7 @@ def _websocket(messages: list[Any], extra: Any, response: Response | None) -> We
     else:  # somebody else's HAR: count what it kept
         for m in summary.messages:
             if m.opcode in (OP_TEXT, OP_BINARY):
-                if m.side == "client":
-                    summary.counts.client_messages += 1
-                    summary.counts.client_bytes += m.length
-                else:
-                    summary.counts.server_messages += 1
-                    summary.counts.server_bytes += m.length
+                summary.counts.add(m.side, m.length)
     return summary
 
 

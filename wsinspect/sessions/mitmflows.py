@@ -14,13 +14,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from wsinspect.model import OP_BINARY, OP_TEXT, Handshake, Session
+from wsinspect.model import OP_BINARY, OP_TEXT, Handshake, Headers, Session
 from wsinspect.report import top_finding
 
 if TYPE_CHECKING:
     from mitmproxy import http
 
+    from wsinspect.capture.addon import Recorder
+
 Warn = Callable[[str], None]
+ATTEMPT = "wsinspect.attempt"  # flow metadata: an attempt whose request headers were not recorded
 MARKS = {"error": ":x:", "warning": ":warning:", "ok": ""}  # mitmweb shows these emoji marks
 
 
@@ -43,8 +46,6 @@ def dumps(session: Session) -> bytes:
 
 def to_flow(h: Handshake) -> http.HTTPFlow:
     from mitmproxy import connection, flow, http, websocket
-
-    from wsinspect.capture.addon import ATTEMPT
 
     url = urlsplit(h.url)
     secure = url.scheme == "wss"
@@ -115,7 +116,7 @@ def _peer(address: str) -> tuple[str, int]:
         return "", 0
 
 
-def _fields(headers) -> tuple[tuple[bytes, bytes], ...]:
+def _fields(headers: Headers) -> tuple[tuple[bytes, bytes], ...]:
     return tuple(
         (name.encode("latin-1", "replace"), value.encode("latin-1", "replace"))
         for name, value in headers
@@ -127,10 +128,13 @@ def loads(data: bytes, warn: Warn) -> Session:
     from mitmproxy import exceptions, http
     from mitmproxy import io as mitmio
 
-    from wsinspect.capture.addon import Recorder
+    from wsinspect.capture.addon import Recorder, is_upgrade_attempt
+
+    def is_attempt(flow: http.HTTPFlow) -> bool:
+        return is_upgrade_attempt(flow) or bool(flow.metadata.get(ATTEMPT))
 
     session = Session(created=0.0, proxy={"source": "mitmproxy flows"})
-    recorder = Recorder(session, analyze=None)
+    recorder = Recorder(session, analyze=None, is_attempt=is_attempt)
     flows = 0
     try:
         for item in mitmio.FlowReader(io.BytesIO(data)).stream():
@@ -149,7 +153,7 @@ def _reason(error: Exception) -> str:
     return str(error).splitlines()[0][:120] if str(error) else type(error).__name__
 
 
-def replay(recorder, item: http.HTTPFlow) -> None:
+def replay(recorder: Recorder, item: http.HTTPFlow) -> None:
     """Feed a recorded flow through the hooks the live proxy would have called."""
     if item.response is not None:
         recorder.response(item)
