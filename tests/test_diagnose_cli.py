@@ -75,7 +75,7 @@ async def test_json_and_markdown(tmp_path):
         ),
         (b"\xff\xfe\x00garbage", "not UTF-8"),
         (b'{"hello": 1}', "neither a wsinspect session nor a HAR"),
-        (b'{"log": {"entries": 3}}', '"log.entries" is not a list'),
+        (b'{"log": {"entries": 3}}', 'no "entries" list'),
         (b'{"format": "wsinspect-session", "version": 1, "handshakes": {}}', "damaged session"),
         (b"# WebSocket handshakes\n", "a Markdown report is for people"),
         (b"12:not a flow,", "not a readable mitmproxy flow file"),

@@ -265,6 +265,30 @@ async def test_a_damaged_entry_is_skipped_with_a_warning_and_the_rest_diagnosed(
     assert "Traceback" not in err
 
 
+def test_damaged_messages_are_found_while_the_file_is_read(demo_session, tmp_path):
+    """Messages become objects only when looked at; damage in them is still reported at once."""
+    chrome = json.loads((FIXTURES / "chrome.har").read_text())
+    upgraded = next(e for e in chrome["log"]["entries"] if e.get("_webSocketMessages"))
+    upgraded["_webSocketMessages"][1]["data"] = "not base64!"
+    native = json.loads(demo_session.read_text())
+    talked = next(h for h in native["handshakes"] if (h["websocket"] or {}).get("messages"))
+    talked["websocket"]["messages"][0]["preview_encoding"] = "base64"
+    talked["websocket"]["messages"][0]["preview"] = "not base64!"
+    for name, document, attempts, where in (
+        ("chrome.har", chrome, 3, "entry 3 skipped"),
+        ("demo.json", native, len(native["handshakes"]), "handshake"),
+    ):
+        path = tmp_path / name
+        path.write_text(json.dumps(document))
+        warnings: list[str] = []
+        session = load(path, warnings.append)
+        assert len(warnings) == 1 and where in warnings[0], warnings
+        assert len(session) == attempts - 1
+        for handshake in session:  # what was kept reads in full
+            for message in handshake.websocket.messages if handshake.websocket else []:
+                assert message.preview_encoding in ("text", "base64")
+
+
 async def test_a_huge_file_is_refused_in_one_line(tmp_path):
     path = tmp_path / "huge.har"
     with path.open("wb") as f:  # sparse: costs no disk

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -141,13 +141,18 @@ class Message:
 
     def to_dict(self) -> dict[str, Any]:
         """Fields at their defaults are left out: a session holds millions of these."""
-        if self.opcode == OP_TEXT and not self.truncated:
+        if self.opcode == OP_TEXT and not (self.truncated or self.compressed) and self.frames == 1:
             try:  # the common case, inlined
-                preview, encoding = self.data.decode("utf-8"), "text"
+                return {
+                    "from": self.side,
+                    "time": self.time,
+                    "opcode": OP_TEXT,
+                    "length": self.length,
+                    "preview": self.data.decode("utf-8"),
+                }
             except UnicodeDecodeError:
-                preview, encoding = render_preview(self.data, self.opcode, self.truncated)
-        else:
-            preview, encoding = render_preview(self.data, self.opcode, self.truncated)
+                pass
+        preview, encoding = render_preview(self.data, self.opcode, self.truncated)
         d: dict[str, Any] = {
             "from": self.side,
             "time": self.time,
@@ -240,6 +245,36 @@ def close_payload(preview: str) -> bytes:
     return int(code).to_bytes(2, "big") + reason.encode("utf-8")
 
 
+class LoadedMessages(Sequence[Message]):
+    """Messages read from a file, made ``Message`` objects when first looked at.
+
+    A session file may hold a million messages; opening it lists the handshakes, and a person
+    then reads the messages of a few (measured: building them all took half the reading time).
+    """
+
+    __slots__ = ("_convert", "_items", "_messages")
+
+    def __init__(self, items: list[Any], convert: Callable[[Any], Message]) -> None:
+        self._items = items
+        self._convert = convert
+        self._messages: list[Message] | None = None
+
+    def _all(self) -> list[Message]:
+        if self._messages is None:
+            self._messages = list(map(self._convert, self._items))
+            self._items = []
+        return self._messages
+
+    def __len__(self) -> int:
+        return len(self._items) if self._messages is None else len(self._messages)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[Message]:
+        return iter(self._all())
+
+
 @dataclass(slots=True)
 class Close:
     """How the WebSocket ended. ``code`` None means a close frame without a status (1005)."""
@@ -297,11 +332,12 @@ class Counts:
 
 @dataclass(slots=True)
 class WebSocketSummary:
-    """What flowed after a 101: exact counts, the close, and a bounded window of messages."""
+    """What flowed after a 101: exact counts, the close, and a bounded window of messages
+    (a ``deque`` while capturing, ``LoadedMessages`` when read from a file)."""
 
     subprotocol: str | None = None
     extensions: list[str] = field(default_factory=list)
-    messages: deque[Message] = field(default_factory=deque)
+    messages: Sequence[Message] = field(default_factory=deque)
     counts: Counts = field(default_factory=Counts)
     close: Close | None = None
     messages_dropped: int = 0
@@ -310,7 +346,7 @@ class WebSocketSummary:
         return {
             "subprotocol": self.subprotocol,
             "extensions": list(self.extensions),
-            "messages": [m.to_dict() for m in self.messages],
+            "messages": list(map(Message.to_dict, self.messages)),
             "messages_dropped": self.messages_dropped,
             "counts": self.counts.to_dict(),
             "close": None if self.close is None else self.close.to_dict(),

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import orjson
+import msgspec
 
 from wsinspect.capture.addon import Recorder
 from wsinspect.model import Handshake, Session
@@ -67,7 +67,7 @@ class FeedSender:
 
     def _put(self, handshake: Handshake) -> None:
         try:
-            self._queue.put_nowait(orjson.dumps(handshake.to_dict()) + b"\n")
+            self._queue.put_nowait(msgspec.json.encode(handshake.to_dict()) + b"\n")
         except asyncio.QueueFull:
             self.dropped += 1
 
@@ -182,7 +182,7 @@ class FeedReceiver:
         try:
             while line := await reader.readline():
                 try:
-                    handshake = diagnose.apply(Handshake.from_dict(orjson.loads(line)))
+                    handshake = diagnose.apply(Handshake.from_dict(msgspec.json.decode(line)))
                 except (ValueError, KeyError, TypeError, AttributeError):
                     continue  # not from our addon: ignore it
                 self.merge(handshake)

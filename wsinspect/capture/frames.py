@@ -72,10 +72,10 @@ class MessageWindow:
     def __init__(self, summary: WebSocketSummary, limits: Limits) -> None:
         self.summary = summary
         self.limits = limits
-        summary.messages = deque(summary.messages, maxlen=limits.max_messages)
+        self.messages = summary.messages = deque(summary.messages, maxlen=limits.max_messages)
 
     def add(self, message: Message) -> None:
-        messages = self.summary.messages
+        messages = self.messages
         if len(messages) == messages.maxlen:
             self.summary.messages_dropped += 1
         messages.append(message)

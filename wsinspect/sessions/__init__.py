@@ -127,7 +127,9 @@ def loads(data: bytes, warn: Warn) -> Session:
         raise ValueError(
             "not a session file: expected a wsinspect session, a HAR or a mitmproxy flow file"
         )
-    document = jsontext.decode(data)
+    document = jsontext.decode(data, jsontext.Shallow)
+    if not isinstance(document, dict):
+        document = {}
     if native.looks_native(document):
         return native.from_document(document, warn)
     if har.looks_har(document):

@@ -13,11 +13,12 @@ got a 101; everything else in the file is ignored. A damaged entry is skipped wi
 from __future__ import annotations
 
 import base64
-import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+import msgspec
 
 from wsinspect import __version__
 from wsinspect.model import (
@@ -28,6 +29,7 @@ from wsinspect.model import (
     Finding,
     Handshake,
     Headers,
+    LoadedMessages,
     Message,
     Request,
     Response,
@@ -36,6 +38,7 @@ from wsinspect.model import (
     WebSocketSummary,
 )
 from wsinspect.sessions import jsontext
+from wsinspect.sessions.jsontext import Object, Raw
 
 Warn = Callable[[str], None]
 
@@ -79,7 +82,7 @@ def entry(h: Handshake) -> dict[str, Any]:
         "_resourceType": "websocket",
     }
     if h.websocket is not None:
-        item["_webSocketMessages"] = [_har_message(m) for m in h.websocket.messages]
+        item["_webSocketMessages"] = list(map(_har_message, h.websocket.messages))
     item["_wsinspect"] = {
         "id": h.id,
         "client": h.client_address,
@@ -139,17 +142,19 @@ def _har_response(h: Handshake) -> dict[str, Any]:
 
 def _har_message(m: Message) -> dict[str, Any]:
     """Text as text, everything else base64, as Chrome does (control frames included)."""
-    data = None
+    data = m.data
     if m.opcode == OP_TEXT:
-        with contextlib.suppress(UnicodeDecodeError):  # e.g. a code point cut by the preview
-            data = m.data.decode("utf-8")
-    if data is None:
-        data = base64.b64encode(m.data).decode("ascii")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:  # e.g. a code point cut by the preview
+            text = base64.b64encode(data).decode("ascii")
+    else:
+        text = base64.b64encode(data).decode("ascii")
     item = {
         "type": "send" if m.side == "client" else "receive",
         "time": m.time,
         "opcode": m.opcode,
-        "data": data,
+        "data": text,
         "_length": m.length,
     }
     if m.truncated:
@@ -160,22 +165,63 @@ def _har_message(m: Message) -> dict[str, Any]:
 # -- reading -------------------------------------------------------------------------------------
 
 
-def looks_har(document: Any) -> bool:
-    return isinstance(document, dict) and isinstance(document.get("log"), dict)
+def looks_har(document: Object) -> bool:
+    return "log" in document
 
 
-def from_document(document: Any, warn: Warn) -> Session:
-    """The WebSocket attempts of a parsed HAR; raises ValueError when it is not a HAR at all."""
-    log = document.get("log") if isinstance(document, dict) else None
-    if not isinstance(log, dict):
-        raise ValueError('not a HAR file (no "log" object)')
-    entries = log.get("entries")
-    if not isinstance(entries, list):
-        raise ValueError('not a HAR file ("log.entries" is not a list)')
-    session = Session(created=0.0, proxy={"source": "har", "creator": _creator(log)})
-    for number, item in enumerate(entries, 1):
+class _Message(msgspec.Struct, gc=False):
+    """An item of ``_webSocketMessages``; ``_length`` and ``_truncated`` are ours."""
+
+    type: Literal["send", "receive"]
+    time: float
+    opcode: int
+    data: str = ""
+    length: int | None = msgspec.field(name="_length", default=None)
+    truncated: bool = msgspec.field(name="_truncated", default=False)
+
+    def to_message(self) -> Message:
+        text = self.data
+        data = text.encode("utf-8") if self.opcode == OP_TEXT else base64.b64decode(text)
+        return Message(
+            "client" if self.type == "send" else "server",
+            self.time,
+            self.opcode,
+            len(data) if self.length is None else self.length,
+            data,
+            self.truncated,
+        )
+
+
+class _Entry(msgspec.Struct):
+    """The fields of an entry that matter here; the rest of the entry is not read."""
+
+    request: dict[str, Any]
+    started: Any = msgspec.field(name="startedDateTime", default=None)
+    time: Any = None
+    response: Any = None
+    resource_type: Any = msgspec.field(name="_resourceType", default=None)
+    messages: list[_Message] | None = msgspec.field(name="_webSocketMessages", default=None)
+    extra: Any = msgspec.field(name="_wsinspect", default=None)
+
+
+class _Log(msgspec.Struct):
+    entries: list[Raw]
+    creator: Any = None
+
+
+def from_document(document: Object, warn: Warn) -> Session:
+    """The WebSocket attempts of a HAR; raises ValueError when it is not a HAR at all."""
+    log = jsontext.decode(
+        document["log"], _Log, wrong_shape='not a HAR file ("log" has no "entries" list)'
+    )
+    session = Session(created=0.0, proxy={"source": "har", "creator": _creator(log.creator)})
+    decoder = jsontext.decoder(_Entry)
+    for number, raw in enumerate(log.entries, 1):
         try:
-            handshake = handshake_of(item, f"har-{number}")
+            handshake = handshake_of(decoder.decode(raw), f"har-{number}")
+        except msgspec.ValidationError as e:
+            warn(f"entry {number} skipped: {e}")
+            continue
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             reason = f"missing field {e}" if isinstance(e, KeyError) else str(e)
             warn(f"entry {number} skipped: {reason}")
@@ -186,39 +232,35 @@ def from_document(document: Any, warn: Warn) -> Session:
     return session
 
 
-def _creator(log: dict[str, Any]) -> str:
-    creator = log.get("creator")
+def _creator(creator: Any) -> str:
     if isinstance(creator, dict):
         return f"{creator.get('name', '')} {creator.get('version', '')}".strip()
     return ""
 
 
-def is_websocket_entry(item: dict[str, Any]) -> bool:
-    request, response = item["request"], item.get("response") or {}
+def is_websocket_entry(item: _Entry) -> bool:
+    request, response = item.request, item.response
     headers = _headers(request.get("headers") or [])
     return (
-        item.get("_resourceType") == "websocket"
-        or "_webSocketMessages" in item
+        item.resource_type == "websocket"
+        or item.messages is not None
         or any(t.lower() == "websocket" for t in headers.tokens("Upgrade"))
         or str(request["url"]).startswith(("ws://", "wss://"))
-        or response.get("status") == 101
+        or (isinstance(response, dict) and response.get("status") == 101)
     )
 
 
-def handshake_of(item: Any, fallback_id: str) -> Handshake | None:
+def handshake_of(item: _Entry, fallback_id: str) -> Handshake | None:
     """One entry as a Handshake, or None when it is not a WebSocket attempt."""
-    if not isinstance(item, dict):
-        raise TypeError("an entry is not an object")
     if not is_websocket_entry(item):
         return None
-    extra = item.get("_wsinspect")
-    extra = extra if isinstance(extra, dict) else {}
-    request = item["request"]
-    started = _started(item["startedDateTime"])
-    response, error = _response(item.get("response"), bool(extra.get("body_truncated")))
+    extra = item.extra if isinstance(item.extra, dict) else {}
+    request = item.request
+    started = _started(item.started)
+    response, error = _response(item.response, bool(extra.get("body_truncated")))
     answered = extra.get("answered")
-    if answered is None and isinstance(item.get("time"), int | float) and item["time"] >= 0:
-        answered = started + item["time"] / 1000
+    if answered is None and isinstance(item.time, int | float) and item.time >= 0:
+        answered = started + item.time / 1000
     handshake = Handshake(
         id=str(extra.get("id") or fallback_id),
         started=started,
@@ -233,9 +275,8 @@ def handshake_of(item: Any, fallback_id: str) -> Handshake | None:
         response=response,
         error=error,
     )
-    messages = item.get("_webSocketMessages")
-    if (response is not None and response.status == 101) or isinstance(messages, list):
-        handshake.websocket = _websocket(messages or [], extra.get("websocket"), response)
+    if (response is not None and response.status == 101) or item.messages is not None:
+        handshake.websocket = _websocket(item.messages or [], extra.get("websocket"), response)
     verdict = extra.get("verdict")
     if verdict in ("ok", "warning", "error"):
         handshake.verdict = verdict
@@ -292,13 +333,15 @@ def _response(item: Any, body_truncated: bool) -> tuple[Response | None, str | N
     return response, error
 
 
-def _websocket(messages: list[Any], extra: Any, response: Response | None) -> WebSocketSummary:
+def _websocket(messages: list[_Message], extra: Any, response: Response | None) -> WebSocketSummary:
     headers = response.headers if response is not None else Headers()
     summary = WebSocketSummary(
         subprotocol=headers.get("Sec-WebSocket-Protocol"),
         extensions=headers.tokens("Sec-WebSocket-Extensions"),
     )
-    summary.messages.extend(map(_message, messages))
+    for message in [m for m in messages if m.opcode != OP_TEXT]:
+        message.to_message()  # base64 is parsed: find damage now, not when first looked at
+    summary.messages = LoadedMessages(messages, _Message.to_message)
     if isinstance(extra, dict):
         summary.counts = Counts.from_dict(extra.get("counts") or {})
         summary.messages_dropped = int(extra.get("messages_dropped") or 0)
@@ -309,25 +352,3 @@ def _websocket(messages: list[Any], extra: Any, response: Response | None) -> We
             if m.opcode in (OP_TEXT, OP_BINARY):
                 summary.counts.add(m.side, m.length)
     return summary
-
-
-def _message(item: Any) -> Message:
-    if not isinstance(item, dict):
-        raise TypeError("a WebSocket message is not an object")
-    kind, opcode, moment, text = item["type"], item["opcode"], item["time"], item.get("data", "")
-    if kind != "send" and kind != "receive":
-        raise ValueError(f"message type must be send or receive, not {str(kind)[:20]!r}")
-    if type(opcode) is not int:
-        opcode = int(opcode)
-    if type(text) is not str:
-        raise TypeError("message data is not a string")
-    data = text.encode("utf-8") if opcode == OP_TEXT else base64.b64decode(text)
-    length = item.get("_length", len(data))
-    return Message(
-        "client" if kind == "send" else "server",
-        moment if type(moment) is float else float(moment),
-        opcode,
-        length if type(length) is int else int(length),
-        data,
-        item.get("_truncated", False) is True,
-    )
