@@ -84,6 +84,27 @@ def _add_proxy_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _header(value: str) -> tuple[str, str]:
+    name, colon, rest = value.partition(":")
+    if not colon or not name.strip() or name != name.strip():
+        raise argparse.ArgumentTypeError(f"expected 'Name: value', not {value!r}")
+    return name, rest.strip()
+
+
+def _add_fail_on(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "never"),
+        default="error",
+        help="exit 1 when a finding of this severity or worse exists (default: error)",
+    )
+
+
+def _exit_code(verdicts: Sequence[str], fail_on: str) -> int:
+    failing = {"error": {"error"}, "warning": {"error", "warning"}, "never": set()}[fail_on]
+    return EXIT_FINDINGS if any(v in failing for v in verdicts) else EXIT_OK
+
+
 def _add_output_options(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--force", action="store_true", help=f"overwrite {name} if it exists")
     parser.add_argument(
@@ -187,13 +208,64 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument(
         "--format", choices=("text", "json", "markdown"), default="text", help="default: text"
     )
-    diagnose.add_argument(
-        "--fail-on",
-        choices=("error", "warning", "never"),
-        default="error",
-        help="exit 1 when a finding of this severity or worse exists (default: error)",
-    )
+    _add_fail_on(diagnose)
     diagnose.set_defaults(run=_diagnose)
+
+    probe = commands.add_parser(
+        "probe",
+        help="send a handshake with other Origins and subprotocols; tell the server's policy",
+        description="Send the WebSocket handshake to URL as given, then with the same-origin "
+        "Origin, no Origin, a foreign Origin, null, each subprotocol alone and none; print what "
+        "each got (status, selected subprotocol, stack, findings) and the policy that explains "
+        "it. One request at a time, each WebSocket closed with 1000 right after the handshake, "
+        "no message sent. Exit 1 when the handshake as given fails or the policy is risky "
+        "(see --fail-on), 2 when the server cannot be reached.",
+    )
+    probe.add_argument("url", metavar="URL", help="ws:// or wss:// URL of the endpoint")
+    probe.add_argument(
+        "--origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="the page's Origin (the first is sent as given; others are tried too)",
+    )
+    probe.add_argument(
+        "--subprotocol",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a subprotocol to offer (repeat for several, in order)",
+    )
+    probe.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        type=_header,
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="another request header, e.g. a User-Agent or an API key",
+    )
+    probe.add_argument(
+        "--with-credentials",
+        action="store_true",
+        help="also send Cookie and Authorization headers given with -H (left out by default)",
+    )
+    probe.add_argument(
+        "--proxy", metavar="URL", help="send through this HTTP proxy (e.g. a running wsinspect)"
+    )
+    probe.add_argument(
+        "--timeout",
+        type=_positive(float),
+        default=5.0,
+        metavar="SECONDS",
+        help="for each handshake (default: 5)",
+    )
+    probe.add_argument(
+        "-k", "--insecure", action="store_true", help="do not verify the server's certificate"
+    )
+    probe.add_argument("--format", choices=("text", "json"), default="text", help="default: text")
+    _add_fail_on(probe)
+    probe.set_defaults(run=_probe)
 
     export = commands.add_parser(
         "export",
@@ -327,8 +399,37 @@ def _diagnose(args: argparse.Namespace) -> int:
     sys.stdout.write(render[args.format](handshakes))
     if unreadable:
         return EXIT_USAGE
-    failing = {"error": {"error"}, "warning": {"error", "warning"}, "never": set()}[args.fail_on]
-    return EXIT_FINDINGS if any(h.verdict in failing for h in handshakes) else EXIT_OK
+    return _exit_code([h.verdict for h in handshakes], args.fail_on)
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from wsinspect import report
+    from wsinspect.probe import Target, Unreachable, run, variants
+
+    if not args.url.startswith(("ws://", "wss://")):
+        raise UsageError(f"probe needs a ws:// or wss:// URL, not {args.url!r}")
+    target = Target(
+        url=args.url,
+        origins=tuple(args.origin),
+        subprotocols=tuple(args.subprotocol),
+        headers=tuple(args.header),
+        with_credentials=args.with_credentials,
+        proxy=args.proxy,
+        timeout=args.timeout,
+        verify_tls=not args.insecure,
+    )
+    print(
+        f"wsinspect: probing {args.url} with {len(variants(target))} handshakes, one at a time",
+        file=sys.stderr,
+    )
+    try:
+        result = run(target)
+    except Unreachable as e:
+        raise UsageError(str(e)) from None
+    sys.stdout.write(
+        report.probe_json(result) if args.format == "json" else report.probe_text(result)
+    )
+    return _exit_code([result.verdict], args.fail_on)
 
 
 def _live_options(args: argparse.Namespace, demo: bool = False):

@@ -8,9 +8,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from wsinspect.model import Handshake
 from wsinspect.text import printable
+
+if TYPE_CHECKING:
+    from wsinspect.diagnose.policy import Trial
+    from wsinspect.probe import ProbeReport
 
 VERDICT_LABEL = {"ok": "OK", "warning": "WARN", "error": "FAIL"}
 
@@ -130,3 +135,69 @@ def _cell(value: str) -> str:
 
 def as_json(handshakes: Iterable[Handshake]) -> str:
     return json.dumps([h.to_dict() for h in handshakes], ensure_ascii=False, indent=1) + "\n"
+
+
+# -- the probe -----------------------------------------------------------------------------------
+
+PROBE_COLUMNS = ("variant", "Origin", "offered", "status", "selected", "stack", "findings")
+
+
+def probe_rows(trials: Iterable[Trial]) -> list[tuple[str, ...]]:
+    """The matrix: one row per variant sent."""
+    rows = []
+    for trial in trials:
+        h, v = trial.handshake, trial.variant
+        stack = h.stack.name if h.stack and h.stack.name != "unknown" else ""
+        findings = ", ".join(f.code for f in h.findings) or ("" if h.response else h.error or "")
+        rows.append(
+            (
+                v.name,
+                "(none)" if v.origin is None else v.origin,
+                ", ".join(v.subprotocols) or "-",
+                status_text(h),
+                h.selected_subprotocol or "-",
+                stack,
+                findings,
+            )
+        )
+    return rows
+
+
+def probe_text(report: ProbeReport) -> str:
+    """The matrix, then the policy in words: for a terminal."""
+    rows = [PROBE_COLUMNS, *probe_rows(report.trials)]
+    widths = [max(len(printable(row[i])) for row in rows) for i in range(len(PROBE_COLUMNS))]
+    out = [f"probe {report.target.url}: {len(report.trials)} handshakes, each closed at once", ""]
+    for row in rows:
+        cells = (printable(c).ljust(w) for c, w in zip(row, widths, strict=True))
+        out.append("  ".join(cells).rstrip())
+    out += ["", "policy:"]
+    out += [f"  {VERDICT_LABEL[s.severity]:<4}  {s.text}" for s in report.policy]
+    left_out = report.target.left_out()
+    if left_out:
+        out += ["", f"not sent: {', '.join(left_out)} (--with-credentials sends them)"]
+    return printable_lines(out)
+
+
+def probe_json(report: ProbeReport) -> str:
+    document = {
+        "url": report.target.url,
+        "verdict": report.verdict,
+        "variants": [
+            {
+                "variant": t.variant.name,
+                "origin": t.variant.origin,
+                "subprotocols": list(t.variant.subprotocols),
+                "status": t.handshake.status,
+                "selected_subprotocol": t.handshake.selected_subprotocol,
+                "stack": t.handshake.stack.name if t.handshake.stack else None,
+                "verdict": t.handshake.verdict,
+                "findings": [f.code for f in t.handshake.findings],
+                "error": t.handshake.error,
+            }
+            for t in report.trials
+        ],
+        "policy": [{"severity": s.severity, "text": s.text} for s in report.policy],
+        "not_sent": report.target.left_out(),
+    }
+    return json.dumps(document, ensure_ascii=False, indent=1) + "\n"

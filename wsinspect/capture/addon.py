@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from wsinspect import diagnose
 from wsinspect.capture.frames import Deflate, FrameSniffer, MessageWindow
-from wsinspect.capture.limits import DEFAULT_LIMITS, Limits
+from wsinspect.capture.limits import BODY_LIMIT, DEFAULT_LIMITS, Limits
 from wsinspect.model import (
     OP_CLOSE,
     Close,
@@ -29,8 +29,6 @@ from wsinspect.model import (
 
 if TYPE_CHECKING:
     from mitmproxy import connection, http, tcp, websocket
-
-BODY_LIMIT = 64 * 1024
 
 
 class Listener(Protocol):

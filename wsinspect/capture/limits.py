@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+BODY_LIMIT = 64 * 1024  # of a refusal's body: enough for any error page's words
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:

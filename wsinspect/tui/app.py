@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -24,8 +25,12 @@ from wsinspect.capture.proxy import ProxyConfig, ProxyError
 from wsinspect.model import Handshake, Session
 from wsinspect.tui.widgets.detail import DetailPane
 from wsinspect.tui.widgets.handshake_list import HandshakeList
+from wsinspect.tui.widgets.probe_tab import ProbeRun
 from wsinspect.tui.widgets.save_prompt import SavePrompt
 from wsinspect.tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from wsinspect.diagnose.policy import Trial
 
 TICK = 0.1  # seconds between pulls of new handshakes from the session
 
@@ -51,6 +56,7 @@ class WsinspectApp(App[None]):
         Binding("s", "save", "Save"),
         Binding("f", "follow", "Follow"),
         Binding("p", "pause", "Pause"),
+        Binding("t", "probe", "Probe"),
         Binding("r", "redact", "Redact", show=False),
         Binding("ctrl+l", "clear", "Clear", show=False),
         Binding("n", "free_port", "Free port", show=False),
@@ -61,6 +67,7 @@ class WsinspectApp(App[None]):
         Binding("2", "tab('request')", "Request", show=False),
         Binding("3", "tab('response')", "Response", show=False),
         Binding("4", "tab('messages')", "Messages", show=False),
+        Binding("5", "tab('probe')", "Probe", show=False),
     ]
 
     def __init__(self, *, session: Session | None = None, live: LiveOptions | None = None) -> None:
@@ -306,6 +313,39 @@ class WsinspectApp(App[None]):
         self.notify(f"Saved {len(self.session)} handshakes to {path}")
         return True
 
+    def action_probe(self, with_credentials: bool = False) -> None:
+        handshake = self.detail.handshake
+        if handshake is None:
+            self.notify("Select a handshake to probe", severity="warning")
+            return
+        self.probe(handshake, with_credentials)
+
+    def action_probe_with_credentials(self) -> None:
+        self.action_probe(with_credentials=True)
+
+    @work(exclusive=True, group="probe")
+    async def probe(self, handshake: Handshake, with_credentials: bool) -> None:
+        """Probe the handshake's URL with its own headers; the Probe tab shows it as it goes."""
+        from wsinspect.probe import Target, Unreachable, probe, variants
+
+        target = Target.of(handshake, with_credentials)
+        detail = self.detail
+        before = detail.probes.get(target.url)
+        run = ProbeRun(target, len(variants(target)), before=before and before.report)
+        detail.probes[target.url] = run
+        detail.show_tab("probe")
+        detail.probe_changed(target.url)
+
+        def progress(trial: Trial) -> None:
+            run.trials.append(trial)
+            detail.probe_changed(target.url)
+
+        try:
+            run.report = await probe(target, progress)
+        except Unreachable as e:
+            run.error = str(e)
+        detail.probe_changed(target.url)
+
     def action_free_port(self) -> None:
         if self.live is not None and self.proxy is None:
             self.start_proxy(0)
@@ -330,6 +370,16 @@ class WsinspectApp(App[None]):
                 self.action_failures_only,
             ),
             ("Copy fix", "Copy the selected handshake's top fix", self.action_copy_fix),
+            (
+                "Probe",
+                "Send the selected handshake again with other Origins and subprotocols",
+                self.action_probe,
+            ),
+            (
+                "Probe with credentials",
+                "The same, sending the captured Cookie and Authorization headers too",
+                self.action_probe_with_credentials,
+            ),
             ("Save session", "Save as .json, .har, .mitm or .md (report)", self.action_save),
             ("Follow", "Jump to the newest handshake and follow", self.action_follow),
             ("Pause / resume", "Freeze the list; capturing continues", self.action_pause),

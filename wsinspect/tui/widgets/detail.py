@@ -15,6 +15,7 @@ from textual.widgets import TabbedContent, TabPane
 from wsinspect.model import Handshake, Headers
 from wsinspect.sessions.redact import redact_handshake
 from wsinspect.text import printable
+from wsinspect.tui.widgets.probe_tab import ProbeRun, probe_view
 from wsinspect.tui.widgets.rendered_view import RenderedView
 
 # Headers that decide a handshake: highlighted wherever they appear.
@@ -182,6 +183,9 @@ def _verdict_style(handshake: Handshake) -> str:
     return {"ok": "bold green", "warning": "bold yellow", "error": "bold red"}[handshake.verdict]
 
 
+TABS = ("findings", "request", "response", "messages", "probe")
+
+
 class DetailPane(Vertical):
     """Tabs for one handshake. ``redact`` hides cookies and tokens (screen sharing)."""
 
@@ -189,11 +193,12 @@ class DetailPane(Vertical):
         super().__init__(id=id)
         self.handshake: Handshake | None = None
         self.redact = True
+        self.probes: dict[str, ProbeRun] = {}  # the latest probe of each URL
         self._stale: set[str] = set()
 
     def compose(self) -> ComposeResult:
         with TabbedContent():
-            for name in ("findings", "request", "response", "messages"):
+            for name in TABS:
                 with TabPane(name.title(), id=f"tab-{name}"):
                     yield RenderedView(id=f"detail-{name}")
 
@@ -206,12 +211,18 @@ class DetailPane(Vertical):
 
     def refresh_content(self) -> None:
         """Render the visible tab now; the others when they are opened (moving stays fast)."""
-        self._stale = {"findings", "request", "response", "messages"}
+        self._stale = set(TABS)
         if self.is_mounted:  # else on_mount renders: the list may select before this is built
             self._render_tab(self.query_one(TabbedContent).active.removeprefix("tab-"))
 
     def on_mount(self) -> None:
         self.refresh_content()
+
+    def probe_changed(self, url: str) -> None:
+        """A probe of ``url`` went one step further: redraw it if it is on screen."""
+        if self.handshake is not None and self.handshake.url == url and self.is_mounted:
+            self._stale.add("probe")
+            self._render_tab(self.query_one(TabbedContent).active.removeprefix("tab-"))
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._render_tab(event.pane.id.removeprefix("tab-") if event.pane.id else "findings")
@@ -224,6 +235,9 @@ class DetailPane(Vertical):
         handshake = self.handshake
         if handshake is None:
             widget.update(Text("Select a handshake.", style="dim"))
+            return
+        if name == "probe":
+            widget.update(probe_view(self.probes.get(handshake.url)))
             return
         shown = redact_handshake(handshake) if self.redact else handshake
         widget.update(RENDERERS[name](shown))
