@@ -28,10 +28,16 @@ async def main() -> int:
         await pilot.pause(2.5)  # a few messages on the open feed
         listing = app.query_one(HandshakeList)
 
-        async def select(path: str, tab: str, name: str) -> None:
+        async def select(path: str, key: str, name: str) -> None:
             row = next(i for i, h in enumerate(listing.visible()) if path in h.url)
             listing.cursor = row
-            await pilot.press(tab)
+            await pilot.press(key)
+            url = listing.visible()[row].url
+            for _ in range(200):  # a probe takes a moment
+                probing = app.detail.probes.get(url)
+                if probing is None or probing.report or probing.error:
+                    break
+                await pilot.pause(0.05)
             await pilot.pause(0.3)
             app.save_screenshot(str(OUT / name))
             print(f"wrote screenshots/{name}")
@@ -39,6 +45,7 @@ async def main() -> int:
         await select("/chat", "1", "origin-refused.svg")
         await select("/graphql", "1", "subprotocol-ignored.svg")
         await select("/feed", "4", "messages.svg")
+        await select("/chat", "t", "probe.svg")
         await app.stop_proxy()
     return 0
 

@@ -110,7 +110,9 @@ async def test_coder_default_is_same_origin_only():
     assert row(report, "same-origin")[0] == 101
     assert report.trials[0].handshake.stack.name == "coder/websocket"
     assert policy(report) == [
-        "accepts same-origin only (and clients that send no Origin: scripts, not browsers)"
+        "accepts same-origin only (and clients that send no Origin: scripts, not browsers)",
+        f"refuses the page's Origin {PAGE}: allow it (the diagnosis of the handshake as given "
+        "has the fix for this stack)",
     ]
     assert report.verdict == "error"  # the page's own handshake still fails
 
@@ -139,9 +141,9 @@ async def test_gorilla_default_and_allow_list():
             Target(f"ws://127.0.0.1:{port}/", origins=(PAGE, "http://localhost:3000"))
         )
     assert default.trials[0].handshake.stack.name == "gorilla/websocket"
-    assert policy(default) == [
+    assert policy(default)[0] == (
         "accepts same-origin only (and clients that send no Origin: scripts, not browsers)"
-    ]
+    )
     assert row(listed, "Origin http://localhost:3000")[0] == 101
     assert policy(listed) == [f"accepts these origins: {PAGE}, http://localhost:3000"]
 
@@ -247,3 +249,17 @@ async def test_dashboard_probes_the_selected_handshake_and_tells_whether_the_fix
     assert "refuses every Origin tried" in before and "allows other origins only" in before
     assert f"accepts these origins: {PAGE}" in after
     assert "the fix took" in after
+
+
+async def test_a_refusal_that_is_not_about_the_origin_is_called_so():
+    async def login_first(connection, request):
+        return connection.respond(401, "log in first\n")
+
+    async with serve(echo, "127.0.0.1", 0, process_request=login_first) as server:
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+        report = await probe(Target(url, origins=(PAGE,)))
+    assert {t.handshake.status for t in report.trials} == {401}
+    assert policy(report) == [
+        "refuses every variant, with any Origin and without (unauthorized): the refusal is not "
+        "about the Origin"
+    ]

@@ -146,6 +146,15 @@ def _origin_policy(trials: list[Trial], carries_cookies: bool) -> list[Statement
                 "browser is refused",
             )
         )
+    given = tried[0]
+    if given.variant.origin is not None and not given.accepted and given.variant.kind == "as given":
+        statements.append(
+            Statement(
+                "error",
+                f"refuses the page's Origin {given.variant.origin}: allow it (the diagnosis "
+                "of the handshake as given has the fix for this stack)",
+            )
+        )
     if accepted("null Origin"):
         statements.append(
             Statement(
