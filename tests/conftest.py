@@ -8,6 +8,7 @@ import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -73,9 +74,13 @@ class Capture:
         return handshake
 
 
-async def start_capture(mode: str = "regular", limits: Limits = DEFAULT_LIMITS) -> Capture:
+async def start_capture(
+    mode: str = "regular", limits: Limits = DEFAULT_LIMITS, **recorder: Any
+) -> Capture:
     session = Session(created=time.time())
-    proxy = EmbeddedProxy(ProxyConfig(port=0, mode=mode), [Recorder(session, limits=limits)])
+    proxy = EmbeddedProxy(
+        ProxyConfig(port=0, mode=mode), [Recorder(session, limits=limits, **recorder)]
+    )
     await proxy.start()
     return Capture(proxy, session)
 

@@ -23,7 +23,7 @@ class Running:
         return self.process.returncode, out.decode(), err.decode()
 
 
-async def start_record(*args: str) -> Running:
+async def start_record(*args: str, stdout: int = asyncio.subprocess.PIPE) -> Running:
     """Start `wsinspect record -p 0 ...` and wait until it says which port it listens on."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -33,7 +33,7 @@ async def start_record(*args: str) -> Running:
         "-p",
         "0",
         *args,
-        stdout=asyncio.subprocess.PIPE,
+        stdout=stdout,
         stderr=asyncio.subprocess.PIPE,
     )
     assert process.stderr is not None

@@ -91,6 +91,16 @@ def _header(value: str) -> tuple[str, str]:
     return name, rest.strip()
 
 
+def _add_save_every(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--save-every",
+        type=_positive(float),
+        default=5.0,
+        metavar="SECONDS",
+        help="how often the session file is brought up to date while capturing (default: 5)",
+    )
+
+
 def _add_fail_on(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fail-on",
@@ -134,8 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--save",
         type=Path,
         metavar="FILE",
-        help="save the session to FILE on exit (.json, .har, .mitm or .md)",
+        help="keep the session saved in FILE while capturing and on exit (.json, .har, .mitm "
+        "or .md); a crash loses at most --save-every seconds",
     )
+    _add_save_every(watch)
     watch.add_argument(
         "--attach",
         nargs="?",
@@ -193,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=_positive(float), metavar="SECONDS", help="stop after this long"
     )
     _add_output_options(record, "FILE")
+    _add_save_every(record)
     _add_proxy_options(record)
     record.set_defaults(run=_record)
 
@@ -450,6 +463,7 @@ def _live_options(args: argparse.Namespace, demo: bool = False):
         proxy=_proxy_config(args),
         limits=Limits(preview_bytes=args.preview_bytes, max_messages=args.keep_messages),
         save=getattr(args, "save", None),
+        save_every=getattr(args, "save_every", 5.0),
         demo=demo,
         attach=attach,
     )
@@ -521,6 +535,7 @@ def _record(args: argparse.Namespace) -> int:
         count=args.count,
         duration=args.duration,
         redact=args.redact,
+        save_every=args.save_every,
     )
     try:
         return asyncio.run(run_record(options))

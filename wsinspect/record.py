@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import queue
 import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 
 from wsinspect.capture.addon import Recorder
 from wsinspect.capture.limits import DEFAULT_LIMITS, Limits
@@ -18,6 +20,7 @@ from wsinspect.capture.proxy import EmbeddedProxy, ProxyConfig
 from wsinspect.model import Handshake, Session
 from wsinspect.report import handshake_line
 from wsinspect.sessions import OutputError, save
+from wsinspect.sessions.autosave import Autosave
 from wsinspect.text import printable
 
 
@@ -29,25 +32,65 @@ class RecordOptions:
     count: int | None = None
     duration: float | None = None
     redact: bool = True
+    save_every: float = 5.0
 
 
 class LinePrinter:
-    """A recorder listener that prints a line per answered handshake and counts them."""
+    """A recorder listener that prints a line per answered handshake and counts them.
 
-    def __init__(self, out: TextIO, stop_after: int | None, stop: asyncio.Event) -> None:
-        self.out = out
+    Lines go through a bounded queue to a writer thread: when whoever reads our standard output
+    stops reading, lines are dropped and counted, and the proxy goes on at full speed (a blocked
+    ``print`` would stall the event loop the proxy runs on). The session file has them all.
+    """
+
+    def __init__(
+        self, fd: int, stop_after: int | None, stop: asyncio.Event, backlog: int = 10_000
+    ) -> None:
+        self.fd = fd
         self.stop_after = stop_after
         self.stop = stop
-        self.answered = 0
+        self.answered: set[str] = set()
+        self.dropped = 0
+        self._lines: queue.Queue[bytes] = queue.Queue(backlog)
+        self._writer = threading.Thread(target=self._write, name="record lines", daemon=True)
+        self._writer.start()
 
     def handshake_answered(self, handshake: Handshake) -> None:
-        print(handshake_line(handshake), file=self.out, flush=True)
-        self.answered += 1
-        if self.stop_after is not None and self.answered >= self.stop_after:
+        try:
+            self._lines.put_nowait(handshake_line(handshake).encode("utf-8") + b"\n")
+        except queue.Full:
+            self.dropped += 1
+        self.answered.add(handshake.id)  # once, even when an answer follows "no answer"
+        if self.stop_after is not None and len(self.answered) >= self.stop_after:
             self.stop.set()
 
     def websocket_closed(self, handshake: Handshake) -> None:
         pass
+
+    def _write(self) -> None:
+        # os.write, not sys.stdout: a thread blocked inside the file object would hold its lock
+        # and hang the interpreter's exit; blocked in the system call it is simply left behind.
+        while True:
+            line = self._lines.get()
+            try:
+                while line:
+                    line = line[os.write(self.fd, line) :]
+            except OSError:  # the reader went away: nobody to print for
+                return
+
+    def finish(self, timeout: float = 1.0) -> None:
+        """Give the writer a moment to print what is queued; say what could not be printed."""
+        deadline = time.monotonic() + timeout
+        while not self._lines.empty() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        dropped = self.dropped + self._lines.qsize()
+        if dropped:
+            print(
+                f"wsinspect: {dropped} lines not printed: standard output was not being read "
+                "fast enough (the session file has every handshake)",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 class _WarningsToStderr(logging.Handler):
@@ -60,10 +103,13 @@ class _WarningsToStderr(logging.Handler):
 async def run_record(options: RecordOptions) -> int:
     stop = asyncio.Event()
     session = Session(created=time.time(), proxy=options.proxy.describe())
-    printer = LinePrinter(sys.stdout, options.count, stop)
+    sys.stdout.flush()
+    printer = LinePrinter(sys.stdout.fileno(), options.count, stop)
     recorder = Recorder(session, [printer], options.limits)
     proxy = EmbeddedProxy(options.proxy, [recorder])
     await proxy.start()  # ProxyError goes to the caller: nothing captured yet, nothing to save
+    autosave = Autosave(session, options.output, interval=options.save_every, redact=options.redact)
+    autosave.start()
     handler = _WarningsToStderr(logging.WARNING)
     logging.getLogger("mitmproxy").addHandler(handler)
     loop = asyncio.get_running_loop()
@@ -85,6 +131,8 @@ async def run_record(options: RecordOptions) -> int:
             loop.remove_signal_handler(sig)
         await proxy.stop()
         logging.getLogger("mitmproxy").removeHandler(handler)
+        printer.finish()
+    await autosave.stop_timer()
     return _save(session, options)
 
 

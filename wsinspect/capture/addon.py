@@ -8,6 +8,7 @@ inside somebody else's mitmproxy (WebSocket layer on) the ``websocket_*`` hooks 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
@@ -29,6 +30,10 @@ from wsinspect.model import (
 
 if TYPE_CHECKING:
     from mitmproxy import connection, http, tcp, websocket
+
+
+ANSWER_TIMEOUT = 10.0  # seconds without an answer before an attempt is reported as unanswered
+CLIENT_LEFT = "Client disconnected."  # mitmproxy's words when the client goes first
 
 
 class Listener(Protocol):
@@ -87,8 +92,10 @@ class Recorder:
         analyze: Callable[[Handshake], object] | None = diagnose.apply,
         clock: Callable[[], float] = time.time,
         is_attempt: Callable[[http.HTTPFlow], bool] = is_upgrade_attempt,
+        answer_timeout: float = ANSWER_TIMEOUT,
     ) -> None:
         self.session = session
+        self.answer_timeout = answer_timeout
         self.is_attempt = is_attempt  # which flows are WebSocket attempts (flow files widen it)
         self.listeners = listeners if listeners is not None else []
         self.limits = limits
@@ -97,16 +104,39 @@ class Recorder:
         self._upgraded: dict[str, tuple[Handshake, FrameSniffer]] = {}  # by client connection
         self._relays: dict[str, tuple[Handshake, FrameSniffer]] = {}  # by TCP flow
         self._windows: dict[str, MessageWindow] = {}  # by HTTP flow, WebSocket layer on
+        self._waiting: dict[str, asyncio.TimerHandle] = {}  # attempts without an answer yet
 
     # -- the handshake ---------------------------------------------------------------------
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        """The attempt is listed at once, waiting; no answer in time is a finding of its own."""
+        if not self.is_attempt(flow):
+            return
+        self._record(flow)
+        loop = asyncio.get_running_loop()
+        self._waiting[flow.id] = loop.call_later(self.answer_timeout, self._no_answer, flow.id)
+
+    def _no_answer(self, flow_id: str) -> None:
+        self._waiting.pop(flow_id, None)
+        handshake = self.session.get(flow_id)
+        if handshake is not None and handshake.response is None and handshake.error is None:
+            handshake.error = f"no answer within {self.answer_timeout:g} s"
+            self._answered(handshake)
+
+    def _stop_waiting(self, flow: http.HTTPFlow) -> None:
+        timer = self._waiting.pop(flow.id, None)
+        if timer is not None:
+            timer.cancel()
 
     def response(self, flow: http.HTTPFlow) -> None:
         if not self.is_attempt(flow):
             return
+        self._stop_waiting(flow)
         handshake = self._record(flow)
         assert flow.response is not None
         handshake.response = _response(flow.response)
         handshake.answered = flow.response.timestamp_end or self.clock()
+        handshake.error = None  # an answer after the timeout replaces "no answer"
         if flow.response.status_code == 101:
             self._open_websocket(flow, handshake)
         self._answered(handshake)
@@ -114,10 +144,20 @@ class Recorder:
     def error(self, flow: http.HTTPFlow) -> None:
         if not self.is_attempt(flow) or flow.error is None:
             return
+        self._stop_waiting(flow)
         known = self.session.get(flow.id)
-        handshake = known or self._record(flow)
-        handshake.error = flow.error.msg
-        if known is None:
+        handshake = self._record(flow)
+        timed_out = handshake.error is not None  # "no answer within …" came first
+        reason = flow.error.msg
+        if reason == CLIENT_LEFT and handshake.response is None:
+            waited = self.clock() - handshake.started
+            reason = (
+                f"the client gave up after {waited:.1f} s"
+                if timed_out
+                else f"the client left before the server answered ({waited:.1f} s)"
+            )
+        handshake.error = f"{handshake.error}; {reason}" if timed_out else reason
+        if known is None or known.answered is None:
             if flow.response is not None:  # headers arrived, the body did not
                 handshake.response = _response(flow.response)
             handshake.answered = self.clock()
@@ -126,6 +166,10 @@ class Recorder:
             self.analyze(handshake)
 
     def _record(self, flow: http.HTTPFlow) -> Handshake:
+        """The flow's handshake: the one listed when its request came, else a new one."""
+        known = self.session.get(flow.id)
+        if known is not None:
+            return known
         request = flow.request
         handshake = Handshake(
             id=flow.id,

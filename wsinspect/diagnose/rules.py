@@ -104,10 +104,14 @@ def upstream_failed(ctx: Context) -> Finding | None:
     error = f.handshake.error
     if f.handshake.response is None and error:
         lowered = error.lower()
+        if lowered.startswith("the client left"):
+            return None  # the client went first, e.g. the page was closed: not the server's doing
         if "refused" in lowered or "connect call failed" in lowered:
             why = "nothing listens at that address (connection refused)"
-        elif "timed out" in lowered or "timeout" in lowered:
+        elif "timed out" in lowered or "timeout" in lowered or "no answer within" in lowered:
             why = "the server did not answer in time"
+        elif lowered.startswith(("invalid request", "bad http request")):
+            why = "the proxy could not forward the request, which is malformed"
         elif "tls" in lowered or "ssl" in lowered or "certificate" in lowered:
             why = "the TLS handshake with the server failed"
         elif "reset" in lowered or "closed" in lowered:

@@ -31,6 +31,7 @@ from wsinspect.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from wsinspect.diagnose.policy import Trial
+    from wsinspect.sessions.autosave import Autosave
 
 TICK = 0.1  # seconds between pulls of new handshakes from the session
 
@@ -40,6 +41,7 @@ class LiveOptions:
     proxy: ProxyConfig = dataclasses.field(default_factory=ProxyConfig)
     limits: Limits = DEFAULT_LIMITS
     save: Path | None = None
+    save_every: float = 5.0  # seconds between autosaves of ``save``
     demo: bool = False
     attach: Path | None = None  # no proxy of our own: a socket fed by the mitmproxy addon
 
@@ -83,6 +85,7 @@ class WsinspectApp(App[None]):
         self._verdicts: dict[str, str] = {}  # counted verdict per handshake, for the status bar
         self._tally: Counter[str] = Counter()
         self._browsers: list = []  # (process, launch) started from the command palette
+        self.autosave: Autosave | None = None
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -143,6 +146,7 @@ class WsinspectApp(App[None]):
         self.proxy = proxy
         self.status.error = ""
         self.status.address = f"{config.listen_host}:{proxy.port}"
+        self.start_autosave()
         if self.live.demo:
             from wsinspect.demo import Demo
 
@@ -161,6 +165,22 @@ class WsinspectApp(App[None]):
         self.proxy = receiver
         self.status.mode = "attached"
         self.status.address = str(path)
+        self.start_autosave()
+
+    def start_autosave(self) -> None:
+        """With --save, the file is kept current while capturing: a crash loses one interval."""
+        from wsinspect.sessions.autosave import Autosave
+
+        if self.live is None or self.live.save is None or self.autosave is not None:
+            return
+
+        def failed(message: str) -> None:
+            self.notify(f"Autosave failed: {message}", severity="error", timeout=10)
+
+        self.autosave = Autosave(
+            self.session, self.live.save, interval=self.live.save_every, on_error=failed
+        )
+        self.autosave.start()
 
     async def stop_proxy(self) -> None:
         if self.demo is not None:
@@ -176,16 +196,17 @@ class WsinspectApp(App[None]):
             process.wait()
             launch.remove_profile()
         await self.stop_proxy()
-        if self.live is not None and self.live.save is not None:
+        if self.autosave is not None:
+            await self.autosave.stop()  # the last changes
+        elif self.live is not None and self.live.save is not None:
             self.write_session(self.live.save, force=True)
         self.exit()
 
     # Recorder listener: answered handshakes are pulled from the session; closes are noted.
     def handshake_answered(self, handshake: Handshake) -> None:
-        pass
+        self._changed.add(handshake.id)  # listed while it waited: its row changes now
 
-    def websocket_closed(self, handshake: Handshake) -> None:
-        self._changed.add(handshake.id)
+    websocket_closed = handshake_answered
 
     # -- pulling what is new -----------------------------------------------------------------
 

@@ -1,0 +1,84 @@
+"""Keeping a live session's file current, so that a crash loses at most one interval.
+
+Every ``interval`` seconds, when anything changed, a snapshot is taken on the proxy's loop (fast)
+and written by a worker thread (slow: the proxy never waits for the disk); once more at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+
+from wsinspect.model import Session
+from wsinspect.sessions import save
+from wsinspect.sessions.files import OutputError
+
+INTERVAL = 5.0  # seconds
+
+
+def _progress(session: Session) -> tuple[int, ...]:
+    """Changes whenever anything worth saving does: a new attempt, an answer, a message, a close."""
+    answered = closed = messages = 0
+    for handshake in session:
+        answered += handshake.answered is not None or handshake.error is not None
+        ws = handshake.websocket
+        if ws is not None:
+            closed += ws.close is not None
+            messages += ws.counts.client_messages + ws.counts.server_messages + len(ws.messages)
+    return len(session), answered, closed, messages
+
+
+class Autosave:
+    def __init__(
+        self,
+        session: Session,
+        path: Path,
+        *,
+        interval: float = INTERVAL,
+        redact: bool = True,
+        on_error: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        self.session = session
+        self.path = path
+        self.interval = interval
+        self.redact = redact
+        self.on_error = on_error
+        self.saves = 0
+        self._saved: tuple[int, ...] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="wsinspect autosave")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.save_if_changed()
+
+    async def save_if_changed(self) -> bool:
+        progress = _progress(self.session)
+        if progress == self._saved:
+            return False
+        snapshot = self.session.snapshot()
+        try:
+            await asyncio.to_thread(save, snapshot, self.path, redact=self.redact)
+        except OutputError as e:
+            self.on_error(str(e))
+            return False
+        self._saved = progress
+        self.saves += 1
+        return True
+
+    async def stop_timer(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def stop(self) -> None:
+        """Stop the timer and write what changed since the last save."""
+        await self.stop_timer()
+        await self.save_if_changed()
