@@ -176,3 +176,22 @@ async def test_captured_escape_sequences_never_reach_the_terminal(record, tmp_pa
     await running.finish()
     assert not set(line) & {"\x1b", "\x07", "\x9b"}
     assert "http://x\\x1b]0;pwned\\x07\\x9b31m.example" in line
+
+
+async def test_listening_beyond_this_machine_is_warned_about(tmp_path):
+    exposed = await run_cli(
+        "record",
+        "-o",
+        str(tmp_path / "a.json"),
+        "-p",
+        "0",
+        "--listen-host",
+        "0.0.0.0",
+        "--duration",
+        "0.5",
+    )
+    local = await run_cli("record", "-o", str(tmp_path / "b.json"), "-p", "0", "--duration", "0.5")
+    assert exposed[0] == 0 and local[0] == 0
+    assert "warning: listening on 0.0.0.0, not only this machine" in exposed[2]
+    assert "anyone who can reach the port can use the proxy" in exposed[2]
+    assert "warning" not in local[2]

@@ -103,3 +103,40 @@ async def test_a_second_dashboard_on_the_same_socket_is_refused(tmp_path):
     finally:
         await first.stop()
     assert not socket.exists()
+
+
+async def test_the_feed_takes_lines_from_this_user_only():
+    """Even with the socket's mode loosened, a peer running as another user is refused."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    from tests.conftest import require
+    from tests.test_tui import sample_session
+
+    setpriv = shutil.which("setpriv")
+    require("root and setpriv", os.getuid() == 0 and setpriv is not None, "run the suite as root")
+    folder = Path(tempfile.mkdtemp(prefix="wsinspect-feed-"))
+    folder.chmod(0o755)
+    path = folder / "feed.sock"
+    session = Session(created=0.0)
+    receiver = FeedReceiver(path, session, lambda h: None)
+    await receiver.start()
+    path.chmod(0o666)
+    line = json.dumps(next(iter(sample_session())).to_dict()) + "\n"
+    send = (
+        "import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
+        "s.sendall(sys.argv[2].encode()); s.close()"
+    )
+    try:
+        nobody = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3"]
+        subprocess.run([*nobody, "-c", send, str(path), line], check=True, timeout=20)
+        await until(lambda: receiver.refused == 1)
+        assert len(session) == 0
+        subprocess.run(["/usr/bin/python3", "-c", send, str(path), line], check=True, timeout=20)
+        await until(lambda: len(session) == 1)
+    finally:
+        await receiver.stop()
+        shutil.rmtree(folder)

@@ -475,12 +475,15 @@ def _proxy_config(args: argparse.Namespace):
     upstream_ca = args.upstream_ca
     if upstream_ca is not None and not upstream_ca.is_file():
         raise UsageError(f"--upstream-ca: no file at {upstream_ca}")
-    return ProxyConfig(
+    config = ProxyConfig(
         listen_host=args.listen_host,
         port=args.port,
         mode=args.mode,
         upstream_ca=None if upstream_ca is None else str(upstream_ca),
     )
+    if config.exposure is not None:
+        _warn(config.exposure)  # the dashboard says it again on its status line
+    return config
 
 
 def _watch(args: argparse.Namespace) -> int:

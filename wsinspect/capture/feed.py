@@ -18,6 +18,8 @@ import contextlib
 import dataclasses
 import logging
 import os
+import socket
+import struct
 import tempfile
 import time
 from pathlib import Path
@@ -143,6 +145,7 @@ class FeedReceiver:
         self.session = session
         self.changed = changed  # called with each handshake that was updated, not new
         self.server: asyncio.Server | None = None
+        self.refused = 0  # peers running as another user
 
     async def start(self) -> None:
         from wsinspect.capture.proxy import ProxyError
@@ -179,6 +182,10 @@ class FeedReceiver:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         from wsinspect import diagnose
 
+        if not same_user(writer):
+            self.refused += 1
+            writer.close()
+            return
         try:
             while line := await reader.readline():
                 try:
@@ -199,3 +206,15 @@ class FeedReceiver:
         for field in dataclasses.fields(Handshake):  # in place: the views hold this object
             setattr(known, field.name, getattr(handshake, field.name))
         self.changed(known)
+
+
+def same_user(writer: asyncio.StreamWriter) -> bool:
+    """Whether the peer of a Unix socket runs as this user (or root): the socket's 0600 mode
+    already keeps others out; this holds even if someone loosens it. Linux tells the peer's
+    uid; elsewhere the mode is the guard."""
+    sock = writer.get_extra_info("socket")
+    if sock is None or not hasattr(socket, "SO_PEERCRED"):
+        return True
+    credentials = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", credentials)
+    return uid in (os.getuid(), 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,26 @@ class ProxyConfig:
 
     def describe(self) -> dict[str, Any]:
         return {"listen_host": self.listen_host, "port": self.port, "mode": self.mode}
+
+    @property
+    def exposure(self) -> str | None:
+        """A warning when the proxy is reachable from other machines, else None."""
+        if is_loopback(self.listen_host):
+            return None
+        return (
+            f"listening on {self.listen_host}, not only this machine: anyone who can reach "
+            "the port can use the proxy and have their traffic captured here; listen on "
+            "127.0.0.1 unless another device must connect"
+        )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
 
 
 def check_mode(mode: str) -> str:

@@ -146,6 +146,8 @@ class WsinspectApp(App[None]):
         self.proxy = proxy
         self.status.error = ""
         self.status.address = f"{config.listen_host}:{proxy.port}"
+        if config.exposure is not None:
+            self.notify(config.exposure, title="Exposed", severity="warning", timeout=30)
         self.start_autosave()
         if self.live.demo:
             from wsinspect.demo import Demo
