@@ -140,3 +140,26 @@ async def test_the_feed_takes_lines_from_this_user_only():
     finally:
         await receiver.stop()
         shutil.rmtree(folder)
+
+
+async def test_a_dashboard_that_falls_behind_costs_updates_counted_never_a_wait(tmp_path):
+    from wsinspect.capture.feed import FeedSender
+    from wsinspect.model import Handshake
+
+    path = tmp_path / "feed.sock"
+    sender = FeedSender(path, backlog=10)
+    sender.start()
+    for number in range(100):  # no dashboard yet: the first ten wait, ninety are dropped
+        sender.handshake_answered(Handshake(id=f"h{number}", started=0.0, url="ws://a/"))
+    assert sender.dropped == 90
+    session = Session(created=0.0)
+    receiver = FeedReceiver(path, session, lambda h: None)
+    await receiver.start()
+    try:
+        await until(lambda: len(session) == 10, timeout=10)  # the ten that waited
+        sender.handshake_answered(Handshake(id="late", started=0.0, url="ws://a/"))
+        await until(lambda: len(session) == 11, timeout=10)
+        assert receiver.dropped == 90  # what the dashboard's status line shows
+    finally:
+        await sender.stop()
+        await receiver.stop()

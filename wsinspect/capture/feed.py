@@ -46,10 +46,10 @@ def default_socket() -> Path:
 class FeedSender:
     """A recorder listener that streams handshakes to a dashboard's socket."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, backlog: int = QUEUE) -> None:
         self.path = path
         self.dropped = 0
-        self._queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE)
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue(backlog)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -69,7 +69,9 @@ class FeedSender:
 
     def _put(self, handshake: Handshake) -> None:
         try:
-            self._queue.put_nowait(msgspec.json.encode(handshake.to_dict()) + b"\n")
+            update = handshake.to_dict()
+            update["feed_dropped"] = self.dropped  # so that the dashboard can say so
+            self._queue.put_nowait(msgspec.json.encode(update) + b"\n")
         except asyncio.QueueFull:
             self.dropped += 1
 
@@ -146,6 +148,7 @@ class FeedReceiver:
         self.changed = changed  # called with each handshake that was updated, not new
         self.server: asyncio.Server | None = None
         self.refused = 0  # peers running as another user
+        self.dropped = 0  # updates the addon could not send in time (it says how many)
 
     async def start(self) -> None:
         from wsinspect.capture.proxy import ProxyError
@@ -189,7 +192,9 @@ class FeedReceiver:
         try:
             while line := await reader.readline():
                 try:
-                    handshake = diagnose.apply(Handshake.from_dict(msgspec.json.decode(line)))
+                    update = msgspec.json.decode(line)
+                    handshake = diagnose.apply(Handshake.from_dict(update))
+                    self.dropped = max(self.dropped, int(update.get("feed_dropped", 0)))
                 except (ValueError, KeyError, TypeError, AttributeError):
                     continue  # not from our addon: ignore it
                 self.merge(handshake)

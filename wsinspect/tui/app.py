@@ -237,6 +237,7 @@ class WsinspectApp(App[None]):
             self._tally["warning"],
             self.handshake_list.visible_count,
             self.paused,
+            getattr(self.proxy, "dropped", 0),  # an attached feed's
         )
 
     def _count(self, handshake: Handshake) -> None:

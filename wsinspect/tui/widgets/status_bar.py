@@ -14,10 +14,14 @@ class StatusBar(Static):
     error: reactive[str] = reactive("")
     counts: reactive[str] = reactive("")
 
-    def update_counts(self, total: int, failed: int, warned: int, shown: int, paused: bool) -> None:
+    def update_counts(
+        self, total: int, failed: int, warned: int, shown: int, paused: bool, dropped: int = 0
+    ) -> None:
         text = f"{total} handshakes · {failed} failed · {warned} warnings"
         if shown != total:
             text += f" · {shown} shown"
+        if dropped:
+            text += f" · {dropped} updates dropped by the addon (the dashboard fell behind)"
         if paused:
             text += " · PAUSED"
         self.counts = text
