@@ -224,6 +224,7 @@ async def main_async(args: argparse.Namespace) -> dict:
         [
             *(sys.executable, "-m", "wsinspect", "record", "-p", "0", "-o", str(output)),
             *("--no-redact", "--save-every", str(args.save_every)),
+            *("--keep-messages", str(args.keep_messages)),
         ],
         r"listening on [\d.]+:(\d+)",
         on_stderr=True,
@@ -298,6 +299,12 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=2.0, help="messages/s per connection")
     parser.add_argument(
         "--save-every", type=float, default=5.0, help="record's autosave interval, s"
+    )
+    parser.add_argument(
+        "--keep-messages",
+        type=int,
+        default=200,
+        help="record's message window per connection (memory grows until the windows are full)",
     )
     parser.add_argument(
         "--peer", action="store_true", help="also run the load through plain mitmdump (raw relay)"
