@@ -549,8 +549,8 @@ class Session:
     def snapshot(self) -> Session:
         """A copy that another thread can read while capture goes on (an autosave writes it).
 
-        Shallow where nothing changes after creation; each WebSocket's counts, close and
-        message window are copied, since the proxy keeps changing them. Milliseconds for ten
+        Shallow where nothing changes after creation; each WebSocket's counts and message
+        window are copied, since the proxy keeps changing them in place. Milliseconds for ten
         thousand handshakes, against seconds to write them: the copy is made on the proxy's
         loop, the writing elsewhere.
         """

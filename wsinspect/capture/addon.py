@@ -145,7 +145,6 @@ class Recorder:
         if not self.is_attempt(flow) or flow.error is None:
             return
         self._stop_waiting(flow)
-        known = self.session.get(flow.id)
         handshake = self._record(flow)
         timed_out = handshake.error is not None  # "no answer within …" came first
         reason = flow.error.msg
@@ -157,7 +156,7 @@ class Recorder:
                 else f"the client left before the server answered ({waited:.1f} s)"
             )
         handshake.error = f"{handshake.error}; {reason}" if timed_out else reason
-        if known is None or known.answered is None:
+        if handshake.answered is None:  # else the error came after the answer, e.g. mid-body
             if flow.response is not None:  # headers arrived, the body did not
                 handshake.response = _response(flow.response)
             handshake.answered = self.clock()
