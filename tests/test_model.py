@@ -106,3 +106,29 @@ def test_redaction_covers_headers_query_and_findings_but_leaves_the_original():
     assert "eyJhbGciOi" not in json.dumps(redacted.to_dict())
     assert redacted.request.headers.get("Origin") == "http://localhost:3000"
     assert handshake.request.headers.get("Authorization") == "Bearer eyJhbGciOi.x.y"
+
+
+def test_a_snapshot_keeps_still_while_capture_goes_on():
+    """The autosave writes a snapshot in another thread while the proxy keeps adding messages."""
+    from collections import deque
+
+    from wsinspect.model import Counts, Handshake, Message, Response, Session, WebSocketSummary
+
+    session = Session(created=0.0)
+    for number, closed in enumerate((True, False)):
+        ws = WebSocketSummary(messages=deque([Message("client", 1.0, 1, 2, b"hi")]))
+        ws.counts = Counts(1, 0, 2, 0)
+        if closed:
+            ws.close = Close(1000, "", "client", 2.0)
+        handshake = Handshake(id=f"h{number}", started=0.0, url="ws://a/", websocket=ws)
+        handshake.response, handshake.answered = Response(101), 0.1
+        session.add(handshake)
+    snapshot = session.snapshot()
+    live = session.get("h1").websocket
+    live.messages.append(Message("server", 1.5, 1, 3, b"new"))
+    live.counts.add("server", 3)
+    copied = snapshot.get("h1").websocket
+    assert [m.data for m in copied.messages] == [b"hi"]
+    assert copied.counts.server_messages == 0
+    assert snapshot.get("h0") is session.get("h0")  # over: shared, not copied
+    assert snapshot.to_dict()["handshakes"][1]["websocket"]["counts"]["server_messages"] == 0

@@ -549,24 +549,15 @@ class Session:
     def snapshot(self) -> Session:
         """A copy that another thread can read while capture goes on (an autosave writes it).
 
-        Shallow where nothing changes after creation; each WebSocket's counts and message
-        window are copied, since the proxy keeps changing them in place. Milliseconds for ten
-        thousand handshakes, against seconds to write them: the copy is made on the proxy's
-        loop, the writing elsewhere.
+        A handshake that is over (answered, and its WebSocket if any closed) no longer changes
+        and is shared; the few still in progress are copied with their counts and message
+        window, which the proxy changes in place. The copy is made on the proxy's loop, in
+        milliseconds; the slow writing happens elsewhere.
         """
+        order = [h if _over(h) else _in_progress_copy(h) for h in tuple(self._order)]
         copy = Session(created=self.created, proxy=dict(self.proxy))
-        for handshake in tuple(self._order):
-            ws = handshake.websocket
-            if ws is not None:
-                ws = dataclasses.replace(
-                    ws,
-                    extensions=list(ws.extensions),
-                    messages=tuple(ws.messages),
-                    counts=dataclasses.replace(ws.counts),
-                )
-            copy.add(
-                dataclasses.replace(handshake, websocket=ws, findings=list(handshake.findings))
-            )
+        copy._order = order
+        copy._handshakes = {h.id: h for h in order}
         return copy
 
     def to_dict(self) -> dict[str, Any]:
@@ -588,3 +579,20 @@ class Session:
         for item in d["handshakes"]:
             session.add(Handshake.from_dict(item))
         return session
+
+
+def _over(handshake: Handshake) -> bool:
+    ws = handshake.websocket
+    return handshake.answered is not None and (ws is None or ws.close is not None)
+
+
+def _in_progress_copy(handshake: Handshake) -> Handshake:
+    ws = handshake.websocket
+    if ws is not None:
+        ws = dataclasses.replace(
+            ws,
+            extensions=list(ws.extensions),
+            messages=tuple(ws.messages),
+            counts=dataclasses.replace(ws.counts),
+        )
+    return dataclasses.replace(handshake, websocket=ws, findings=list(handshake.findings))
