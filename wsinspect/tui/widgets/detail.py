@@ -230,8 +230,12 @@ class DetailPane(Vertical):
     def _render_tab(self, name: str) -> None:
         if name not in self._stale:
             return
+        found = self.query(f"#detail-{name}").results(RenderedView)
+        widget = next(found, None)
+        if widget is None:  # the tabs are still being built: draw once they are
+            self.call_after_refresh(self._render_tab, name)
+            return
         self._stale.discard(name)
-        widget = self.query_one(f"#detail-{name}", RenderedView)
         handshake = self.handshake
         if handshake is None:
             widget.update(Text("Select a handshake.", style="dim"))
