@@ -22,7 +22,6 @@ import json
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,22 +31,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from processes import echo_server, free_port, start, wait_for_port
 from websockets.asyncio.client import connect
 
 from wsinspect.sessions import load
-
-ECHO_SERVER = """
-import asyncio
-from websockets.asyncio.server import serve
-async def echo(ws):
-    async for message in ws:
-        await ws.send(message)
-async def main():
-    async with serve(echo, "127.0.0.1", 0, max_queue=None) as server:
-        print(server.sockets[0].getsockname()[1], flush=True)
-        await asyncio.Future()
-asyncio.run(main())
-"""
 
 
 @dataclass
@@ -161,23 +148,6 @@ class MemoryWatch:
         return last - quarter
 
 
-def start_process(args: list[str], pattern: str, on_stderr: bool) -> tuple[subprocess.Popen, int]:
-    process = subprocess.Popen(
-        args,
-        stdout=subprocess.DEVNULL if on_stderr else subprocess.PIPE,
-        stderr=subprocess.PIPE if on_stderr else subprocess.DEVNULL,
-        text=True,
-    )
-    source = process.stderr if on_stderr else process.stdout
-    assert source is not None
-    line = source.readline()
-    found = re.search(pattern, line)
-    if not found:
-        process.kill()
-        raise SystemExit(f"could not start {args[:3]}: {line!r}")
-    return process, int(found.group(1))
-
-
 async def peer_phase(url: str, args: argparse.Namespace) -> Phase:
     """The same load through plain mitmdump relaying raw TCP after the upgrade: the relay
     wsinspect builds on, without our recorder, so the difference is our own cost."""
@@ -197,11 +167,7 @@ async def peer_phase(url: str, args: argparse.Namespace) -> Phase:
         ]
     )
     try:
-        for _ in range(300):
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            await asyncio.sleep(0.1)
+        wait_for_port(port)
         return await run_phase(
             url, f"http://127.0.0.1:{port}", args.connections, args.duration, args.rate
         )
@@ -210,29 +176,19 @@ async def peer_phase(url: str, args: argparse.Namespace) -> Phase:
         mitmdump.wait(30)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def main_async(args: argparse.Namespace) -> dict:
-    server, port = start_process([sys.executable, "-c", ECHO_SERVER], r"(\d+)", on_stderr=False)
+    server, port, _ = start([sys.executable, "-c", echo_server("max_queue=None")], r"(\d+)", False)
     folder = Path(tempfile.mkdtemp(prefix="wsinspect-load-"))
     output = folder / "load.json"
-    record, proxy_port = start_process(
+    record, proxy_port, errors = start(
         [
             *(sys.executable, "-m", "wsinspect", "record", "-p", "0", "-o", str(output)),
             *("--no-redact", "--save-every", str(args.save_every)),
             *("--keep-messages", str(args.keep_messages)),
         ],
         r"listening on [\d.]+:(\d+)",
-        on_stderr=True,
+        True,
     )
-    errors: list[str] = []
-    assert record.stderr is not None
-    reader = threading.Thread(target=lambda: errors.extend(record.stderr), daemon=True)
-    reader.start()
     url = f"ws://127.0.0.1:{port}/load"
     peer = None
     try:
@@ -251,7 +207,6 @@ async def main_async(args: argparse.Namespace) -> dict:
         record.wait(60)
         server.kill()
         server.wait()
-    reader.join(5)
     session = load(output)
     recorded = sum(h.websocket.counts.client_messages for h in session if h.websocket is not None)
     problems = [line.strip() for line in errors if line.startswith("mitmproxy:")]

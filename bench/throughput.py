@@ -23,58 +23,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import shutil
 import signal
-import socket
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-from subprocess import DEVNULL, PIPE, Popen
+from subprocess import DEVNULL, Popen
 
+from processes import echo_server, free_port, start, wait_for_port
 from websockets.asyncio.client import connect
 
 PAYLOAD = b"x" * 64
-
-ECHO_SERVER = """
-import asyncio
-from websockets.asyncio.server import serve
-async def echo(ws):
-    async for message in ws:
-        await ws.send(message)
-async def serve_forever():
-    async with serve(echo, "127.0.0.1", 0, compression=None) as server:
-        print(server.sockets[0].getsockname()[1], flush=True)
-        await asyncio.Future()
-asyncio.run(serve_forever())
-"""
-
-
-def start(args: list[str], port_pattern: str, banner_on_stderr: bool) -> tuple[Popen, int]:
-    """Start a process, read the port it listens on from its first line, keep draining it."""
-    process = Popen(
-        args,
-        stdout=DEVNULL if banner_on_stderr else PIPE,
-        stderr=PIPE if banner_on_stderr else DEVNULL,
-        text=True,
-    )
-    source = process.stderr if banner_on_stderr else process.stdout
-    assert source is not None
-    line = source.readline()
-    found = re.search(port_pattern, line)
-    if not found:
-        process.kill()
-        raise SystemExit(f"could not start {args[0]}: {line!r}")
-    threading.Thread(target=source.read, daemon=True).start()
-    return process, int(found.group(1))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def handshakes(url: str, proxy: str | None, seconds: float) -> tuple[int, float]:
@@ -114,8 +74,10 @@ def main() -> int:
         raise SystemExit("mitmdump not found: pip install mitmproxy")
 
     output = Path(tempfile.mkdtemp(prefix="wsinspect-bench-")) / "bench.json"
-    echo, echo_port = start([sys.executable, "-c", ECHO_SERVER], r"^(\d+)", False)
-    record, record_port = start(
+    echo, echo_port, _ = start(
+        [sys.executable, "-c", echo_server("compression=None")], r"^(\d+)", False
+    )
+    record, record_port, _ = start(
         [sys.executable, "-m", "wsinspect", "record", "-p", "0", "-o", str(output)],
         r"listening on [\d.]+:(\d+)",
         True,
@@ -129,7 +91,8 @@ def main() -> int:
         )
         for port, extra in ((dump_port, []), (relay_port, ["--set", "websocket=false"]))
     ]
-    time.sleep(3.0)  # mitmdump says nothing when it is ready under -q
+    for port in (dump_port, relay_port):
+        wait_for_port(port)  # mitmdump says nothing when it is ready under -q
 
     url = f"ws://127.0.0.1:{echo_port}/"
     targets = {
