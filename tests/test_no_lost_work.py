@@ -21,7 +21,7 @@ from websockets.exceptions import InvalidStatus
 
 from tests.conftest import until
 from tests.helpers import start_record
-from tests.servers import free_port
+from tests.servers import free_port, wait_for_port
 from wsinspect.sessions import load
 
 
@@ -115,7 +115,7 @@ async def test_killed_dashboard_loses_at_most_one_interval(tmp_path):
             lambda ws: ws.wait_closed(), "127.0.0.1", 0, origins=["http://a.test"]
         ) as server:
             port = server.sockets[0].getsockname()[1]
-            await until(lambda: _listening(proxy_port), timeout=20)
+            await wait_for_port(proxy_port, "the dashboard's proxy", timeout=20)
             await refuse_through(proxy_port, port, 3)
             await until(lambda: output.exists() and len(load(output)) == 3, timeout=10)
     finally:
@@ -125,13 +125,6 @@ async def test_killed_dashboard_loses_at_most_one_interval(tmp_path):
     session = load(output)
     assert len(session) == 3
     assert all(h.findings[0].code == "origin-rejected" for h in session)
-
-
-def _listening(port: int) -> bool:
-    import socket
-
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _drain(fd: int) -> None:

@@ -25,6 +25,7 @@ from websockets.typing import Origin, Subprotocol
 
 from wsinspect import __version__, diagnose
 from wsinspect.capture.limits import BODY_LIMIT
+from wsinspect.diagnose import SEVERITY_RANK
 from wsinspect.diagnose.policy import Statement, Trial, Variant, infer
 from wsinspect.model import Handshake, Headers, Request, Response, Verdict
 
@@ -48,7 +49,6 @@ OWN_HEADERS = frozenset(
         "proxy-authorization",
     }
 )
-SEVERITY_RANK = {"ok": 0, "warning": 1, "error": 2}
 
 
 class Unreachable(Exception):
@@ -110,7 +110,7 @@ class ProbeReport:
     def verdict(self) -> Verdict:
         """The handshake as given decides, and so does a risky policy (as ``diagnose`` does)."""
         severities = [self.trials[0].handshake.verdict, *(s.severity for s in self.policy)]
-        return max(severities, key=SEVERITY_RANK.__getitem__)
+        return max(severities, key=lambda verdict: SEVERITY_RANK.get(verdict, 0))
 
 
 def same_origin(url: str) -> str:

@@ -215,7 +215,7 @@ def from_document(document: Object, warn: Warn) -> Session:
         document["log"], _Log, wrong_shape='not a HAR file ("log" has no "entries" list)'
     )
     session = Session(created=0.0, proxy={"source": "har", "creator": _creator(log.creator)})
-    decoder = jsontext.decoder(_Entry)
+    decoder = msgspec.json.Decoder(_Entry)
     for number, raw in enumerate(log.entries, 1):
         try:
             handshake = handshake_of(decoder.decode(raw), f"har-{number}")

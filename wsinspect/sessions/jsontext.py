@@ -40,9 +40,4 @@ def decode(data: bytes | Raw, kind: type[T] = Any, wrong_shape: str = "") -> T: 
         raise ValueError("not UTF-8 text") from None
 
 
-def decoder(kind: type[T]) -> msgspec.json.Decoder[T]:
-    """A reusable decoder for one shape: decoding many entries of a file."""
-    return msgspec.json.Decoder(kind)
-
-
-__all__ = ["Object", "Raw", "Shallow", "decode", "decoder", "encode"]
+__all__ = ["Object", "Raw", "Shallow", "decode", "encode"]

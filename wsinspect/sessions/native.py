@@ -126,7 +126,7 @@ def from_document(document: Object, warn: Callable[[str], None]) -> Session:
         session = Session(created=float(created or 0.0), proxy=dict(proxy or {}))
     except (TypeError, ValueError):
         raise ValueError('damaged session: "created" or "proxy" has the wrong type') from None
-    decoder = jsontext.decoder(_Handshake)
+    decoder = msgspec.json.Decoder(_Handshake)
     for number, raw in enumerate(handshakes, 1):
         try:
             session.add(handshake_of(decoder.decode(raw)))
