@@ -6,9 +6,13 @@ Everything here is derived from the handshake alone: no I/O, no clock.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
+import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from publicsuffixlist import PublicSuffixList
 
 from wsinspect.model import Handshake, Headers
 
@@ -25,13 +29,29 @@ class Endpoint:
     authority: str
 
     @property
-    def site(self) -> str:
-        """The registrable part of the host, roughly: what "same-site" compares (ports ignored)."""
-        host = self.host.lower().rstrip(".")
-        if host.replace(".", "").isdigit() or ":" in host:
-            return host  # an IP address is its own site
-        labels = host.split(".")
-        return ".".join(labels[-2:])
+    def site(self) -> tuple[str, str]:
+        """What browsers compare for "same-site": the scheme and the registrable domain (ports
+        play no part). A WebSocket URL counts as http/https, as the Fetch standard has it."""
+        scheme = {"ws": "http", "wss": "https"}.get(self.scheme, self.scheme)
+        return scheme, registrable_domain(self.host)
+
+
+@functools.cache
+def _public_suffixes() -> PublicSuffixList:
+    """The Public Suffix List as shipped in the package (no network), read once, when needed."""
+    return PublicSuffixList()
+
+
+def registrable_domain(host: str) -> str:
+    """eTLD+1 by the Public Suffix List, private entries included: ``a.github.io`` and
+    ``b.github.io`` are two sites, ``app.example.com`` and ``api.example.com`` one. An IP
+    address, ``localhost`` or a public suffix itself is its own site, compared exactly."""
+    host = host.lower().rstrip(".")
+    try:
+        return ipaddress.ip_address(host.strip("[]")).compressed
+    except ValueError:
+        pass
+    return _public_suffixes().privatesuffix(host) or host
 
 
 def parse_endpoint(text: str | None) -> Endpoint | None:
