@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -119,11 +119,11 @@ async def test_the_feed_takes_lines_from_this_user_only():
     setpriv = shutil.which("setpriv")
     require("root and setpriv", os.getuid() == 0 and setpriv is not None, "run the suite as root")
     folder = Path(tempfile.mkdtemp(prefix="wsinspect-feed-"))
-    folder.chmod(0o755)
     path = folder / "feed.sock"
     session = Session(created=0.0)
     receiver = FeedReceiver(path, session, lambda h: None)
     await receiver.start()
+    folder.chmod(0o755)  # loosened after the start
     path.chmod(0o666)
     line = json.dumps(next(iter(sample_session())).to_dict()) + "\n"
     send = (
@@ -163,3 +163,161 @@ async def test_a_dashboard_that_falls_behind_costs_updates_counted_never_a_wait(
     finally:
         await sender.stop()
         await receiver.stop()
+
+
+# -- another user on the same machine ------------------------------------------------------------
+
+NOBODY = 65534
+
+# A listener run as `nobody`: makes the socket's folder (open to all) and says what it gets.
+LISTENER = """
+import os, socket, sys
+path = sys.argv[1]
+os.makedirs(os.path.dirname(path), exist_ok=True)
+os.chmod(os.path.dirname(path), 0o777)
+server = socket.socket(socket.AF_UNIX)
+server.bind(path)
+os.chmod(path, 0o777)
+server.listen()
+print("ready", flush=True)
+while True:
+    connection, _ = server.accept()
+    print("connected", flush=True)
+    while chunk := connection.recv(65536):
+        print("bytes", len(chunk), flush=True)
+    print("closed", flush=True)
+"""
+
+
+@asynccontextmanager
+async def listening_as_nobody(path: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Another local user's process listening at ``path``, for as long as the block runs."""
+    import os
+    import shutil
+
+    from tests.conftest import require
+
+    setpriv = shutil.which("setpriv")
+    require("root and setpriv", os.getuid() == 0 and setpriv is not None, "run the suite as root")
+    assert setpriv is not None
+    process = await asyncio.create_subprocess_exec(
+        *[setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"],
+        *["/usr/bin/python3", "-c", LISTENER, str(path)],
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    try:
+        assert await asyncio.wait_for(process.stdout.readline(), 20) == b"ready\n"
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def heard(listener: asyncio.subprocess.Process) -> list[str]:
+    """What the listener reported, once it has been stopped."""
+    listener.kill()
+    await listener.wait()
+    assert listener.stdout is not None
+    return (await listener.stdout.read()).decode().split()
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A fresh stand-in for /tmp: every user may create in it, sticky like the real one."""
+    import shutil
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="wsinspect-shared-"))
+    base.chmod(0o755)
+    shared = base / "tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    yield shared
+    shutil.rmtree(base)
+
+
+async def test_the_addon_sends_nothing_to_a_socket_folder_another_user_made_first(shared_tmp):
+    """XDG_RUNTIME_DIR unset: the default socket is under $TMPDIR, where `nobody` got first."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    env["TMPDIR"] = str(shared_tmp)
+    planted = shared_tmp / f"wsinspect-{os.getuid()}" / "feed.sock"
+    mitmdump = require_program("mitmdump", "pip install mitmproxy")
+    code, out, _ = await run_cli("addon-path")
+    assert code == 0
+    port = free_port()
+    async with listening_as_nobody(planted) as listener:
+        process = await asyncio.create_subprocess_exec(
+            *[mitmdump, "--listen-host", "127.0.0.1", "-p", str(port), "-s", out.strip()],
+            *["--set", "flow_detail=0"],
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        assert process.stdout is not None
+        try:
+            await wait_for_port(port, "mitmdump", timeout=30)
+            await browse(f"http://127.0.0.1:{port}")
+            await asyncio.sleep(1.5)  # the sender tries again every second
+        finally:
+            process.send_signal(signal.SIGINT)
+            log = (await asyncio.wait_for(process.communicate(), 30))[0].decode()
+        reports = await heard(listener)
+    assert "bytes" not in reports and "connected" not in reports
+    (line,) = [line for line in log.splitlines() if "not feeding" in line]  # said once
+    assert f"not feeding the dashboard at {planted}" in line
+    assert "belongs to nobody (uid 65534), not to you; nothing was sent" in line
+
+
+async def test_the_dashboard_refuses_a_socket_folder_that_is_not_its_own(shared_tmp):
+    planted = shared_tmp / "wsinspect-0" / "feed.sock"
+    async with listening_as_nobody(planted):
+        receiver = FeedReceiver(planted, Session(created=0.0), lambda h: None)
+        with pytest.raises(Exception, match=r"belongs to nobody \(uid 65534\), not to you"):
+            await receiver.start()
+    assert planted.parent.stat().st_mode & 0o777 == 0o777  # not chmod-ed, not taken over
+
+
+async def test_a_symlinked_socket_folder_is_refused_by_both_ends(tmp_path, caplog):
+    from wsinspect.capture.feed import FeedSender
+
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
+    path = tmp_path / "link" / "feed.sock"
+    with pytest.raises(Exception, match="is a symbolic link"):
+        await FeedReceiver(path, Session(created=0.0), lambda h: None).start()
+    sender = FeedSender(path)
+    sender.start()
+    try:
+        await until(lambda: sender.refusal is not None)
+    finally:
+        await sender.stop()
+    assert f"not feeding the dashboard at {path}: {tmp_path / 'link'} is a symbolic link" in (
+        caplog.text
+    )
+
+
+async def test_the_addon_asks_who_listens_before_sending_a_byte(tmp_path, shared_tmp, caplog):
+    """A socket of another user's, moved into our own private folder: the kernel tells."""
+    import os
+
+    from wsinspect.capture.feed import FeedSender
+    from wsinspect.model import Handshake
+
+    theirs = shared_tmp / "theirs" / "feed.sock"
+    ours = tmp_path / "feed.sock"
+    async with listening_as_nobody(theirs) as listener:
+        os.rename(theirs, ours)  # a bound socket keeps listening under its new name
+        sender = FeedSender(ours)
+        sender.handshake_answered(Handshake(id="h", started=0.0, url="ws://a/?token=secret"))
+        sender.start()
+        assert listener.stdout is not None
+        try:
+            reports = [await asyncio.wait_for(listener.stdout.readline(), 10) for _ in "ab"]
+        finally:
+            await sender.stop()
+    assert reports == [b"connected\n", b"closed\n"]  # and not one byte in between
+    assert "the process listening there runs as nobody (uid 65534), not as you" in caplog.text

@@ -7,6 +7,11 @@ closed handshake is sent as one JSON line over a Unix socket to ``wsinspect watc
 (a socket is local by nature: nobody off this machine can connect), and with
 ``--set wsinspect_save=FILE`` the session is also written when mitmproxy stops.
 
+Handshakes carry cookies and tokens, and the default socket may sit in a shared ``$TMPDIR``
+where another user could have made the folder first. So both ends insist on a folder that is
+this user's own, private and not a symbolic link, and the sender also asks the kernel who
+listens (``SO_PEERCRED``) before it sends a byte.
+
 The sender never slows mitmproxy down: lines wait in a bounded queue and are dropped, and
 counted, when no dashboard is listening or it cannot keep up.
 """
@@ -19,6 +24,7 @@ import dataclasses
 import logging
 import os
 import socket
+import stat
 import struct
 import tempfile
 import time
@@ -43,12 +49,66 @@ def default_socket() -> Path:
     return Path(tempfile.gettempdir()) / f"wsinspect-{user}" / "feed.sock"
 
 
+def _owner(uid: int) -> str:
+    try:
+        import pwd
+    except ImportError:  # Windows
+        return f"uid {uid}"
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _trusted(uid: int) -> bool:
+    """This user, or root (who can read our memory anyway)."""
+    return uid in (os.getuid(), 0)
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why ``folder`` must not hold the feed's socket, or None when it is fit (or absent).
+
+    It must be a real folder, not a symbolic link, owned by this user, with no access for
+    anyone else: then nobody else can put a socket of theirs, or a link to one, in it.
+    """
+    if not hasattr(os, "getuid"):
+        return None  # Windows: no uids, and Unix sockets in the user's own folders
+    try:
+        info = os.lstat(folder)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(info.st_mode):
+        return f"{folder} is a symbolic link (to {os.readlink(folder)}), not a folder"
+    if not stat.S_ISDIR(info.st_mode):
+        return f"{folder} is not a folder"
+    if not _trusted(info.st_uid):
+        return f"folder {folder} belongs to {_owner(info.st_uid)}, not to you"
+    if info.st_mode & 0o077:
+        mode = stat.S_IMODE(info.st_mode)
+        return f"folder {folder} is open to other users (mode {mode:o}; chmod 700 it)"
+    return None
+
+
+def peer_uid(sock: socket.socket | None) -> int | None:
+    """The uid of the process at the other end of a Unix socket, where the kernel tells it.
+
+    Linux has SO_PEERCRED. macOS and the BSDs would need LOCAL_PEERCRED/getpeereid, which
+    Python does not wrap; there the private folder is the guard.
+    """
+    if sock is None or not hasattr(socket, "SO_PEERCRED"):
+        return None
+    credentials = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", credentials)
+    return uid
+
+
 class FeedSender:
     """A recorder listener that streams handshakes to a dashboard's socket."""
 
     def __init__(self, path: Path, backlog: int = QUEUE) -> None:
         self.path = path
         self.dropped = 0
+        self.refusal: str | None = None  # why the socket is not trusted, said once per reason
         self._queue: asyncio.Queue[bytes] = asyncio.Queue(backlog)
         self._task: asyncio.Task[None] | None = None
 
@@ -77,10 +137,9 @@ class FeedSender:
 
     async def _send(self) -> None:
         while True:
-            try:
-                _, writer = await asyncio.open_unix_connection(str(self.path))
-            except OSError:
-                await asyncio.sleep(1)  # no dashboard yet
+            writer = await self._connect()
+            if writer is None:
+                await asyncio.sleep(1)  # no dashboard yet, or not one to trust
                 continue
             log.info(f"wsinspect: feeding the dashboard at {self.path}")
             try:
@@ -91,6 +150,30 @@ class FeedSender:
                 log.info("wsinspect: the dashboard went away")
             finally:
                 writer.close()
+
+    async def _connect(self) -> asyncio.StreamWriter | None:
+        """A connection to a dashboard run by this user, checked before a byte is sent."""
+        problem = folder_problem(self.path.parent)
+        if problem is None:
+            try:
+                _, writer = await asyncio.open_unix_connection(str(self.path))
+            except OSError:
+                return None
+            uid = peer_uid(writer.get_extra_info("socket"))
+            if uid is None or _trusted(uid):
+                return writer
+            writer.close()
+            problem = f"the process listening there runs as {_owner(uid)}, not as you"
+        self._refuse(problem)
+        return None
+
+    def _refuse(self, problem: str) -> None:
+        if problem != self.refusal:
+            self.refusal = problem
+            log.warning(
+                f"wsinspect: not feeding the dashboard at {self.path}: {problem}; nothing was "
+                "sent (remove it, or pick a private socket with --set wsinspect_feed=PATH)"
+            )
 
 
 class SplitMode(Recorder):
@@ -154,6 +237,9 @@ class FeedReceiver:
         from wsinspect.capture.proxy import ProxyError
 
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        problem = folder_problem(self.path.parent)
+        if problem is not None:  # never chmod or reuse somebody else's folder
+            raise ProxyError(f"{problem} (remove it, or choose another --attach SOCKET)")
         with contextlib.suppress(FileNotFoundError):
             if await self._in_use():
                 raise ProxyError(f"another dashboard is attached at {self.path}")
@@ -214,12 +300,7 @@ class FeedReceiver:
 
 
 def same_user(writer: asyncio.StreamWriter) -> bool:
-    """Whether the peer of a Unix socket runs as this user (or root): the socket's 0600 mode
-    already keeps others out; this holds even if someone loosens it. Linux tells the peer's
-    uid; elsewhere the mode is the guard."""
-    sock = writer.get_extra_info("socket")
-    if sock is None or not hasattr(socket, "SO_PEERCRED"):
-        return True
-    credentials = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", credentials)
-    return uid in (os.getuid(), 0)
+    """Whether the peer of a Unix socket runs as this user (or root): the private folder and the
+    socket's 0600 mode already keep others out; this holds even if someone loosens them."""
+    uid = peer_uid(writer.get_extra_info("socket"))
+    return uid is None or _trusted(uid)
