@@ -27,7 +27,12 @@ def echo_server(options: str = "") -> str:
     return ECHO_SERVER.format(options=options)
 
 
-def start(args: list[str], port_pattern: str, banner_on_stderr: bool) -> tuple[Popen, int, list]:
+def start(
+    args: list[str],
+    port_pattern: str,
+    banner_on_stderr: bool,
+    env: dict[str, str] | None = None,
+) -> tuple[Popen, int, list]:
     """Start a process and read the port it listens on from its first line. The rest of that
     stream keeps being read (so the process never blocks on it) into the returned list."""
     process = Popen(
@@ -35,6 +40,7 @@ def start(args: list[str], port_pattern: str, banner_on_stderr: bool) -> tuple[P
         stdout=DEVNULL if banner_on_stderr else PIPE,
         stderr=PIPE if banner_on_stderr else DEVNULL,
         text=True,
+        env=env,
     )
     source = process.stderr if banner_on_stderr else process.stdout
     assert source is not None

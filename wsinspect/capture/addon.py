@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from wsinspect import diagnose
+from wsinspect.capture.bodies import decoded_prefix
 from wsinspect.capture.frames import Deflate, FrameSniffer, MessageWindow
 from wsinspect.capture.limits import BODY_LIMIT, DEFAULT_LIMITS, Limits
 from wsinspect.model import (
@@ -70,14 +71,17 @@ def _headers(fields: http.Headers) -> Headers:
 
 
 def _response(response: http.Response) -> Response:
-    body = response.get_content(strict=False) or b""
+    """Not ``response.text`` or ``get_content()``: they decode the whole body, a bomb included."""
+    body, cut = decoded_prefix(
+        response.raw_content or b"", response.headers.get("content-encoding"), BODY_LIMIT
+    )
     return Response(
         status=response.status_code,
         reason=response.reason,
         http_version=response.http_version,
         headers=_headers(response.headers),
-        body=body[:BODY_LIMIT].decode("utf-8", "replace"),
-        body_truncated=len(body) > BODY_LIMIT,
+        body=body.decode("utf-8", "replace"),
+        body_truncated=cut,
     )
 
 

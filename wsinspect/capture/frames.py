@@ -35,7 +35,14 @@ from wsinspect.model import (
 )
 
 _INFLATE_TAIL = b"\x00\x00\xff\xff"
-_INFLATE_STEP = 64 * 1024  # bound on inflated bytes held at once (a deflate bomb stays cheap)
+_INFLATE_STEP = 64 * 1024  # bound on inflated bytes held at once
+# With context takeover every byte must be inflated to follow the context, and inflating costs in
+# proportion to what comes out (zeros: ~2.6 ms per MB). So a direction may inflate at most this
+# many bytes per compressed byte it carried, plus a reserve for bursts; past that it is a bomb
+# (text inflates 3-20x, identical repeated messages ~100x, zeros 1000x) and its previews stop:
+# one deflate bomb then costs at most a few MB of inflating, however large it claims to be.
+_INFLATE_RATIO = 64
+_INFLATE_RESERVE = 1 << 20
 _MAX_CONTROL_PAYLOAD = 125
 _SMALL_DATA_FRAME = frozenset({0x80 | OP_TEXT, 0x80 | OP_BINARY})  # FIN; RSV2, RSV3 clear
 
@@ -98,6 +105,7 @@ class _Direction:
         "frame_opcode",
         "frame_remaining",
         "header",
+        "inflate_credit",
         "inflater",
         "msg_compressed",
         "msg_fin",
@@ -128,6 +136,7 @@ class _Direction:
         self.broken = False
         self.deflate = deflate is not None
         self.inflater = zlib.decompressobj(-15) if deflate else None
+        self.inflate_credit = _INFLATE_RESERVE
         self.no_context_takeover = bool(
             deflate
             and (
@@ -270,23 +279,31 @@ class FrameSniffer:
         return apply_mask(chunk, mask)
 
     def _inflate(self, d: _Direction, chunk: bytes) -> None:
+        """Inflate what the preview needs; with context takeover also the rest, within credit."""
         inflater = d.inflater
         if inflater is None:
             return
         room = self.preview_bytes + 1 - len(d.msg_preview)  # one more: to know it was cut
-        if d.no_context_takeover and room <= 0:
-            return  # the next message starts a fresh context: nothing left to learn here
+        if d.no_context_takeover:
+            budget = room  # the next message starts a fresh context: only the preview matters
+        else:
+            budget = min(d.inflate_credit, _INFLATE_RESERVE) + _INFLATE_RATIO * len(chunk)
+        data = chunk
         try:
-            out = inflater.decompress(chunk, _INFLATE_STEP)
-            while True:
+            while data and budget > 0:
+                out = inflater.decompress(data, min(budget, _INFLATE_STEP))
+                budget -= len(out)
                 if room > 0:
                     d.msg_preview += out[:room]
                     room = self.preview_bytes + 1 - len(d.msg_preview)
-                if not inflater.unconsumed_tail:
-                    break
-                out = inflater.decompress(inflater.unconsumed_tail, _INFLATE_STEP)
+                data = inflater.unconsumed_tail
         except zlib.error:
             d.inflater = None  # a context we cannot follow: keep counting, stop previewing
+            return
+        if not d.no_context_takeover:
+            d.inflate_credit = budget
+            if data:  # out of credit: a bomb; counting goes on, previewing stops
+                d.inflater = None
 
     # -- ends ------------------------------------------------------------------------------
 
@@ -314,8 +331,12 @@ class FrameSniffer:
         d.msg_opcode, opcode = -1, d.msg_opcode
         self.window.summary.counts.add(d.side, length)
         data = bytes(d.msg_preview[: self.preview_bytes])
-        # The inflated size of a compressed message is not tracked past the preview.
-        truncated = len(d.msg_preview) > len(data) if d.msg_compressed else length > len(data)
+        # The inflated size of a compressed message is not tracked past the preview; without an
+        # inflater (a bomb, a broken context) the preview stopped short of it.
+        if d.msg_compressed:
+            truncated = d.inflater is None or len(d.msg_preview) > len(data)
+        else:
+            truncated = length > len(data)
         self.window.add(
             Message(
                 d.side, d.msg_time, opcode, length, data, truncated, d.msg_frames, d.msg_compressed
