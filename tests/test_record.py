@@ -195,3 +195,30 @@ async def test_listening_beyond_this_machine_is_warned_about(tmp_path):
     assert "warning: listening on 0.0.0.0, not only this machine" in exposed[2]
     assert "anyone who can reach the port can use the proxy" in exposed[2]
     assert "warning" not in local[2]
+
+
+async def test_record_takes_the_hard_limit_of_open_files(tmp_path):
+    """Two sockets per proxied connection: a soft limit of 256 would refuse the 128th client."""
+    import resource
+    import sys
+    from pathlib import Path
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard <= 256:
+        pytest.skip(f"the hard limit is {hard}: nothing to raise")
+    process = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "wsinspect", "record", "-p", "0", "-o", str(tmp_path / "a.json")],
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)),
+    )
+    assert process.stderr is not None
+    try:
+        banner = await asyncio.wait_for(process.stderr.readline(), 20)
+        assert b"listening on" in banner
+        limits = Path(f"/proc/{process.pid}/limits").read_text()
+    finally:
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.communicate(), 20)
+    (line,) = [line for line in limits.splitlines() if line.startswith("Max open files")]
+    soft, hard_seen = line.split()[3:5]
+    assert (int(soft), int(hard_seen)) == (hard, hard)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -546,6 +547,19 @@ def _record(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
 
 
+def _raise_fd_limit() -> None:
+    """Each proxied connection holds two sockets: a soft limit of 1024 would refuse clients
+    long before the hard limit the system allows, so take the hard one."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):  # macOS refuses an unlimited soft limit
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -554,6 +568,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         arguments.insert(0, "watch")  # `wsinspect [proxy options]` is `wsinspect watch ...`
     args = parser.parse_args(arguments)
+    if args.command in ("watch", "record", "demo"):  # the ones running a proxy
+        _raise_fd_limit()
     try:
         return args.run(args)
     except UsageError as e:
