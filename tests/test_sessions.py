@@ -261,7 +261,7 @@ async def test_a_damaged_entry_is_skipped_with_a_warning_and_the_rest_diagnosed(
     assert code == 1
     assert "origin-rejected" in out and "1 handshakes: 1 failed" in out
     assert err.count("warning") == 2
-    assert f"{path}: entry 3 skipped: headers is not a list" in err
+    assert f"{path}: entry 3 skipped: Expected `array`, got `str` - at `$.request.headers`" in err
     assert "Traceback" not in err
 
 

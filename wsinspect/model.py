@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 Side = Literal["client", "server"]
 Verdict = Literal["ok", "warning", "error"]
@@ -239,11 +240,31 @@ def parse_close(payload: bytes) -> tuple[int | None, str]:
 
 
 def close_payload(preview: str) -> bytes:
-    """The inverse of a close frame's preview: ``"1001 tab closed"`` back to its payload."""
+    """The inverse of a close frame's preview: ``"1001 tab closed"`` back to its payload.
+
+    Raises ValueError when the code is not one a close frame can carry (two bytes).
+    """
     code, _, reason = preview.partition(" ")
     if not code:
         return b""
+    if not (code.isascii() and code.isdigit() and int(code) <= 0xFFFF):
+        raise ValueError(f"close code {code[:20]!r} is not a number from 0 to 65535")
     return int(code).to_bytes(2, "big") + reason.encode("utf-8")
+
+
+def check_url(url: str) -> str:
+    """``url`` if it is a ws:// or wss:// URL that parses (host, port in range); else ValueError.
+
+    For files: the diagnosis and every writer take a handshake's URL apart and trust it parses.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError when out of range or not a number
+    except ValueError:
+        raise ValueError(f"not a URL: {url[:100]!r}") from None
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValueError(f"not a WebSocket URL: {url[:100]!r}")
+    return url
 
 
 class LoadedMessages(Sequence[Message]):

@@ -13,10 +13,8 @@ from pathlib import Path
 
 from wsinspect.model import Session
 from wsinspect.sessions import files
-from wsinspect.sessions.files import OutputError, write_atomic
+from wsinspect.sessions.files import Budget, OutputError, write_atomic
 from wsinspect.sessions.redact import redact_session
-
-MAX_BYTES = 1 << 30  # a session file larger than this is refused rather than read into memory
 
 Warn = Callable[[str], None]
 
@@ -77,11 +75,13 @@ def save(session: Session, path: Path, *, redact: bool = True) -> None:
     write_atomic(path, data)
 
 
-def load(path: Path, warn: Warn | None = None) -> Session:
+def load(path: Path, warn: Warn | None = None, budget: Budget | None = None) -> Session:
     """Read a native session, a HAR or a mitmproxy flow file, whatever its name.
 
     Damaged entries in an otherwise good file are skipped and reported through ``warn`` (a line
-    naming the file and the entry); a file that cannot be read at all raises ``InputError``.
+    naming the file and the entry); a file that cannot be read at all, holds more than ``budget``
+    allows (by default ``files.MAX_HANDSHAKES`` and ``MAX_MESSAGES``) or has no entry left to
+    read raises ``InputError``.
     """
 
     def skipped(message: str) -> None:
@@ -89,31 +89,38 @@ def load(path: Path, warn: Warn | None = None) -> Session:
             warn(f"{path}: {message}")
 
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise InputError(
-                f"{path}: {size / (1 << 30):.1f} GiB is larger than the 1 GiB wsinspect reads"
-            )
-        data = path.read_bytes()
+        data = files.read_regular(path)
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, not a session file") from None
     except OSError as e:
-        raise InputError(f"{path}: cannot read: {e.strerror}") from None
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
+    except ValueError as e:
+        raise InputError(f"{path}: {e}") from None
     try:
         with _no_gc_pauses():
-            return loads(data, skipped)
+            return loads(data, skipped, budget)
     except ValueError as e:
         raise InputError(f"{path}: {e}") from None
     except RecursionError:
         raise InputError(f"{path}: nested too deeply to be a session file") from None
 
 
-def loads(data: bytes, warn: Warn) -> Session:
+def loads(data: bytes, warn: Warn, budget: Budget | None = None) -> Session:
     """The session in ``data``; raises ValueError with a one-line reason."""
+    budget = Budget() if budget is None else budget
+    session = _read_any(data, warn, budget)
+    if len(session) == 0 and budget.damaged:
+        raise ValueError(
+            f"no entry could be read: {budget.damaged} skipped as damaged, none left to diagnose"
+        )
+    return session
+
+
+def _read_any(data: bytes, warn: Warn, budget: Budget) -> Session:
     from wsinspect.sessions import har, jsontext, mitmflows, native
 
     if mitmflows.looks_mitm(data):
-        return mitmflows.loads(data, warn)
+        return mitmflows.loads(data, warn, budget)
     head = data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
     if not head:
         raise ValueError("the file is empty")
@@ -131,10 +138,19 @@ def loads(data: bytes, warn: Warn) -> Session:
     if not isinstance(document, dict):
         document = {}
     if native.looks_native(document):
-        return native.from_document(document, warn)
+        return native.from_document(document, warn, budget)
     if har.looks_har(document):
-        return har.from_document(document, warn)
+        return har.from_document(document, warn, budget)
     raise ValueError('JSON, but neither a wsinspect session nor a HAR file (no "log" object)')
 
 
-__all__ = ["InputError", "OutputError", "check_writable", "load", "loads", "save", "writer_for"]
+__all__ = [
+    "Budget",
+    "InputError",
+    "OutputError",
+    "check_writable",
+    "load",
+    "loads",
+    "save",
+    "writer_for",
+]

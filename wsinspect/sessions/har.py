@@ -15,8 +15,8 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Literal
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 
@@ -24,9 +24,6 @@ from wsinspect import __version__
 from wsinspect.model import (
     OP_BINARY,
     OP_TEXT,
-    Close,
-    Counts,
-    Finding,
     Handshake,
     Headers,
     LoadedMessages,
@@ -34,11 +31,13 @@ from wsinspect.model import (
     Request,
     Response,
     Session,
-    Stack,
     WebSocketSummary,
+    check_url,
 )
 from wsinspect.sessions import jsontext
-from wsinspect.sessions.jsontext import Object, Raw
+from wsinspect.sessions.files import Budget
+from wsinspect.sessions.jsontext import LATEST, Count, Object, Opcode, Raw, Time
+from wsinspect.sessions.native import CloseRecord, CountsRecord, FindingRecord, StackRecord
 
 Warn = Callable[[str], None]
 
@@ -169,14 +168,52 @@ def looks_har(document: Object) -> bool:
     return "log" in document
 
 
+# Every entry is first read as a ``_Sniff``: enough to tell a WebSocket attempt, cheaply (a HAR is
+# mostly pages, scripts and images). An attempt is then read again, whole, into the shapes below,
+# which check types and ranges as they decode.
+
+
+class _Sniff(msgspec.Struct):
+    request: Any = None
+    response: Any = None
+    resource_type: Any = msgspec.field(name="_resourceType", default=None)
+    messages: Raw = msgspec.field(name="_webSocketMessages", default=Raw(b""))
+
+    def is_websocket(self) -> bool:
+        """It says so, asks for ``Upgrade: websocket``, has a ws(s) URL or got a 101."""
+        request = self.request if isinstance(self.request, dict) else {}
+        response = self.response if isinstance(self.response, dict) else {}
+        headers = request.get("headers")
+        url = request.get("url")
+        return (
+            self.resource_type == "websocket"
+            or bytes(self.messages) not in (b"", b"null")
+            or (isinstance(url, str) and url.startswith(("ws://", "wss://")))
+            or response.get("status") == 101
+            or (isinstance(headers, list) and any(map(_asks_upgrade, headers)))
+        )
+
+
+def _asks_upgrade(header: Any) -> bool:
+    if not isinstance(header, dict):
+        return False
+    name, value = header.get("name"), header.get("value")
+    return (
+        isinstance(name, str)
+        and name.lower() == "upgrade"
+        and isinstance(value, str)
+        and any(t.strip().lower() == "websocket" for t in value.split(","))
+    )
+
+
 class _Message(msgspec.Struct, gc=False):
     """An item of ``_webSocketMessages``; ``_length`` and ``_truncated`` are ours."""
 
     type: Literal["send", "receive"]
-    time: float
-    opcode: int
+    time: Time
+    opcode: Opcode
     data: str = ""
-    length: int | None = msgspec.field(name="_length", default=None)
+    length: Count | None = msgspec.field(name="_length", default=None)
     truncated: bool = msgspec.field(name="_truncated", default=False)
 
     def to_message(self) -> Message:
@@ -192,16 +229,62 @@ class _Message(msgspec.Struct, gc=False):
         )
 
 
-class _Entry(msgspec.Struct):
-    """The fields of an entry that matter here; the rest of the entry is not read."""
+class _Header(msgspec.Struct):
+    name: str
+    value: str
 
-    request: dict[str, Any]
-    started: Any = msgspec.field(name="startedDateTime", default=None)
-    time: Any = None
-    response: Any = None
-    resource_type: Any = msgspec.field(name="_resourceType", default=None)
+
+def _headers(items: list[_Header]) -> Headers:
+    return Headers((h.name, h.value) for h in items)
+
+
+class _Request(msgspec.Struct):
+    url: str
+    method: str = "GET"
+    http_version: str = msgspec.field(name="httpVersion", default="HTTP/1.1")
+    headers: list[_Header] = []
+
+
+class _Content(msgspec.Struct):
+    text: str = ""
+    encoding: str = ""
+
+
+class _Response(msgspec.Struct):
+    status: Annotated[int, msgspec.Meta(ge=-1, le=999)] = 0  # 0 or -1: nothing came back
+    status_text: str = msgspec.field(name="statusText", default="")
+    http_version: str = msgspec.field(name="httpVersion", default="")
+    headers: list[_Header] = []
+    content: _Content | None = None
+    error: str | None = msgspec.field(name="_error", default=None)
+
+
+class _WebSocketExtras(msgspec.Struct):
+    counts: CountsRecord = msgspec.field(default_factory=CountsRecord)
+    messages_dropped: Count = 0
+    close: CloseRecord | None = None
+
+
+class _Extras(msgspec.Struct):
+    """``_wsinspect``: what our own HAR keeps that HAR has no field for."""
+
+    id: str | None = None
+    client: str | None = None
+    answered: Time | None = None
+    verdict: str | None = None
+    stack: StackRecord | None = None
+    findings: list[FindingRecord] = []
+    body_truncated: bool = False
+    websocket: _WebSocketExtras | None = None
+
+
+class _Entry(msgspec.Struct):
+    request: _Request
+    started: str = msgspec.field(name="startedDateTime")
+    time: Annotated[float, msgspec.Meta(ge=-1.0, le=1e12)] | None = None  # ms; -1: unknown
+    response: _Response | None = None
     messages: list[_Message] | None = msgspec.field(name="_webSocketMessages", default=None)
-    extra: Any = msgspec.field(name="_wsinspect", default=None)
+    extra: _Extras = msgspec.field(name="_wsinspect", default_factory=_Extras)
 
 
 class _Log(msgspec.Struct):
@@ -209,131 +292,108 @@ class _Log(msgspec.Struct):
     creator: Any = None
 
 
-def from_document(document: Object, warn: Warn) -> Session:
+def from_document(document: Object, warn: Warn, budget: Budget) -> Session:
     """The WebSocket attempts of a HAR; raises ValueError when it is not a HAR at all."""
     log = jsontext.decode(
         document["log"], _Log, wrong_shape='not a HAR file ("log" has no "entries" list)'
     )
     session = Session(created=0.0, proxy={"source": "har", "creator": _creator(log.creator)})
-    decoder = msgspec.json.Decoder(_Entry)
+    sniff, decoder = msgspec.json.Decoder(_Sniff), msgspec.json.Decoder(_Entry)
     for number, raw in enumerate(log.entries, 1):
         try:
-            handshake = handshake_of(decoder.decode(raw), f"har-{number}")
-        except msgspec.ValidationError as e:
-            warn(f"entry {number} skipped: {e}")
+            if not sniff.decode(raw).is_websocket():
+                continue
+            item = decoder.decode(raw)
+            handshake = handshake_of(item, f"har-{number}")
+        except ValueError as e:  # msgspec's ValidationError is one
+            budget.skipped(warn, f"entry {number} skipped: {str(e)[:200]}")
             continue
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            reason = f"missing field {e}" if isinstance(e, KeyError) else str(e)
-            warn(f"entry {number} skipped: {reason}")
-            continue
-        if handshake is not None:
-            session.add(handshake)
+        budget.admit(session, handshake, len(item.messages or ()))
     session.created = min((h.started for h in session), default=0.0)
     return session
 
 
 def _creator(creator: Any) -> str:
     if isinstance(creator, dict):
-        return f"{creator.get('name', '')} {creator.get('version', '')}".strip()
+        return f"{creator.get('name', '')} {creator.get('version', '')}".strip()[:200]
     return ""
 
 
-def is_websocket_entry(item: _Entry) -> bool:
-    request, response = item.request, item.response
-    headers = _headers(request.get("headers") or [])
-    return (
-        item.resource_type == "websocket"
-        or item.messages is not None
-        or any(t.lower() == "websocket" for t in headers.tokens("Upgrade"))
-        or str(request["url"]).startswith(("ws://", "wss://"))
-        or (isinstance(response, dict) and response.get("status") == 101)
-    )
-
-
-def handshake_of(item: _Entry, fallback_id: str) -> Handshake | None:
-    """One entry as a Handshake, or None when it is not a WebSocket attempt."""
-    if not is_websocket_entry(item):
-        return None
-    extra = item.extra if isinstance(item.extra, dict) else {}
-    request = item.request
+def handshake_of(item: _Entry, fallback_id: str) -> Handshake:
+    """One WebSocket attempt; ValueError when what it says cannot be true."""
+    extra = item.extra
     started = _started(item.started)
-    response, error = _response(item.response, bool(extra.get("body_truncated")))
-    answered = extra.get("answered")
-    if answered is None and isinstance(item.time, int | float) and item.time >= 0:
-        answered = started + item.time / 1000
+    response, error = _response(item.response, extra.body_truncated)
+    answered = extra.answered
+    if answered is None and item.time is not None and item.time >= 0:
+        answered = min(started + item.time / 1000, LATEST)
     handshake = Handshake(
-        id=str(extra.get("id") or fallback_id),
+        id=extra.id or fallback_id,
         started=started,
-        answered=None if answered is None else float(answered),
-        url=_websocket_url(str(request["url"])),
-        client_address=str(extra.get("client") or ""),
+        answered=answered,
+        url=check_url(_websocket_url(item.request.url)),
+        client_address=extra.client or "",
         request=Request(
-            method=str(request.get("method") or "GET"),
-            http_version=str(request.get("httpVersion") or "HTTP/1.1"),
-            headers=_headers(request.get("headers") or []),
+            method=item.request.method or "GET",
+            http_version=item.request.http_version or "HTTP/1.1",
+            headers=_headers(item.request.headers),
         ),
         response=response,
         error=error,
     )
     if (response is not None and response.status == 101) or item.messages is not None:
-        handshake.websocket = _websocket(item.messages or [], extra.get("websocket"), response)
-    verdict = extra.get("verdict")
-    if verdict in ("ok", "warning", "error"):
-        handshake.verdict = verdict
-        stack = extra.get("stack")
-        handshake.stack = None if stack is None else Stack.from_dict(stack)
-        handshake.findings = [Finding.from_dict(f) for f in extra.get("findings") or []]
+        handshake.websocket = _websocket(item.messages or [], extra.websocket, response)
+    if extra.verdict in ("ok", "warning", "error"):
+        handshake.verdict = extra.verdict
+        handshake.stack = None if extra.stack is None else extra.stack.model()
+        handshake.findings = [f.model() for f in extra.findings]
     return handshake
 
 
-def _started(value: Any) -> float:
-    if not isinstance(value, str):
-        raise TypeError("startedDateTime is not a string")
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+def _started(value: str) -> float:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"startedDateTime {value[:40]!r} is not a date") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    started = moment.timestamp()
+    if not 0 <= started <= LATEST:
+        raise ValueError(f"startedDateTime {value[:40]!r} is not between 1970 and 2100")
+    return started
 
 
 def _websocket_url(url: str) -> str:
     """Chrome writes ws:// URLs, mitmproxy and others the http:// of the upgrade request."""
-    parts = urlsplit(url)
-    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
-    if scheme not in ("ws", "wss") or not parts.netloc:
-        raise ValueError(f"not a WebSocket URL: {url[:100]!r}")
-    return urlunsplit(parts._replace(scheme=scheme))
+    scheme, colon, rest = url.partition(":")
+    scheme = {"http": "ws", "https": "wss"}.get(scheme.lower(), scheme)
+    return f"{scheme}{colon}{rest}"
 
 
-def _headers(items: Any) -> Headers:
-    if not isinstance(items, list):
-        raise TypeError("headers is not a list")
-    return Headers((str(h["name"]), str(h["value"])) for h in items)
-
-
-def _response(item: Any, body_truncated: bool) -> tuple[Response | None, str | None]:
-    if not isinstance(item, dict):
+def _response(item: _Response | None, body_truncated: bool) -> tuple[Response | None, str | None]:
+    if item is None:
         return None, "no answer"
-    error = item.get("_error")
-    error = str(error) if error else None
-    status = int(item.get("status") or 0)
-    if status <= 0:  # Chrome and mitmproxy: status 0 when nothing came back
+    error = item.error or None
+    if item.status <= 0:  # Chrome and mitmproxy: status 0 when nothing came back
         return None, error or "no answer"
-    content = item.get("content") or {}
-    body = content.get("text") or ""
-    if content.get("encoding") == "base64":
+    content = item.content or _Content()
+    body = content.text
+    if content.encoding == "base64":
         body = base64.b64decode(body).decode("utf-8", "replace")
     response = Response(
-        status=status,
-        reason=str(item.get("statusText") or ""),
-        http_version=str(item.get("httpVersion") or "HTTP/1.1"),
-        headers=_headers(item.get("headers") or []),
-        body=str(body),
+        status=item.status,
+        reason=item.status_text,
+        http_version=item.http_version or "HTTP/1.1",
+        headers=_headers(item.headers),
+        body=body,
         body_truncated=body_truncated,
     )
     return response, error
 
 
-def _websocket(messages: list[_Message], extra: Any, response: Response | None) -> WebSocketSummary:
+def _websocket(
+    messages: list[_Message], extra: _WebSocketExtras | None, response: Response | None
+) -> WebSocketSummary:
     headers = response.headers if response is not None else Headers()
     summary = WebSocketSummary(
         subprotocol=headers.get("Sec-WebSocket-Protocol"),
@@ -342,11 +402,10 @@ def _websocket(messages: list[_Message], extra: Any, response: Response | None) 
     for message in [m for m in messages if m.opcode != OP_TEXT]:
         message.to_message()  # base64 is parsed: find damage now, not when first looked at
     summary.messages = LoadedMessages(messages, _Message.to_message)
-    if isinstance(extra, dict):
-        summary.counts = Counts.from_dict(extra.get("counts") or {})
-        summary.messages_dropped = int(extra.get("messages_dropped") or 0)
-        close = extra.get("close")
-        summary.close = None if close is None else Close.from_dict(close)
+    if extra is not None:
+        summary.counts = extra.counts.model()
+        summary.messages_dropped = extra.messages_dropped
+        summary.close = None if extra.close is None else extra.close.model()
     else:  # somebody else's HAR: count what it kept
         for m in summary.messages:
             if m.opcode in (OP_TEXT, OP_BINARY):

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
-from wsinspect.model import OP_BINARY, OP_TEXT, Handshake, Headers, Session
+import msgspec
+
+from wsinspect.model import OP_BINARY, OP_TEXT, Handshake, Headers, Session, check_url
 from wsinspect.report import top_finding
+from wsinspect.sessions.files import Budget
+from wsinspect.sessions.jsontext import CloseCode, Opcode, Status, Time
 
 if TYPE_CHECKING:
     from mitmproxy import http
@@ -123,30 +127,147 @@ def _fields(headers: Headers) -> tuple[tuple[bytes, bytes], ...]:
     )
 
 
-def loads(data: bytes, warn: Warn) -> Session:
+# The parts of a flow's saved state (mitmproxy's ``get_state``, after its own migration to the
+# current version) that the recorder reads, with their types and ranges. mitmproxy builds flows
+# from whatever the file says; these are checked first, so a crafted file cannot hand the
+# recorder a dict where a message is, or a time in the year 10^292.
+
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+Fields = list[tuple[bytes, bytes]]
+
+
+class _Kind(msgspec.Struct):
+    type: str
+    version: int
+
+
+class _Peer(msgspec.Struct, array_like=True):
+    host: str
+    port: Port
+
+
+class _Client(msgspec.Struct):
+    id: str
+    peername: _Peer | None = None
+
+
+class _Request(msgspec.Struct):
+    host: str
+    port: Port
+    method: bytes
+    scheme: bytes
+    path: bytes
+    http_version: bytes
+    headers: Fields
+    timestamp_start: Time
+    content: bytes | None = None
+
+
+class _Response(msgspec.Struct):
+    status_code: Status
+    reason: bytes
+    http_version: bytes
+    headers: Fields
+    content: bytes | None = None
+    timestamp_end: Time | None = None
+
+
+class _Error(msgspec.Struct):
+    msg: str
+    timestamp: Time
+
+
+class _WebSocketMessage(msgspec.Struct, array_like=True):
+    type: Opcode
+    from_client: bool
+    content: bytes
+    timestamp: Time
+
+
+class _WebSocket(msgspec.Struct):
+    messages: list[_WebSocketMessage]
+    close_code: CloseCode | None = None
+    close_reason: str | None = None
+    closed_by_client: bool | None = None
+    timestamp_end: Time | None = None
+
+
+class _HTTPFlow(msgspec.Struct):
+    id: str
+    client_conn: _Client
+    request: _Request
+    response: _Response | None = None
+    error: _Error | None = None
+    websocket: _WebSocket | None = None
+    metadata: dict[str, Any] = {}
+
+
+# What mitmproxy's own code raises when a flow's state is not what it wrote: only around its
+# calls (migrating and building a flow), where our checks above cannot reach every field.
+_MITMPROXY_FAILURES = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError)
+
+
+def loads(data: bytes, warn: Warn, budget: Budget) -> Session:
     """The WebSocket attempts in a flow file; raises ValueError when none can be read."""
-    from mitmproxy import exceptions, http
-    from mitmproxy import io as mitmio
+    from mitmproxy.io import tnetstring
+
+    session = Session(created=0.0, proxy={"source": "mitmproxy flows"})
+    stream = io.BytesIO(data)
+    number = 0
+    while stream.tell() < len(data):
+        try:
+            state = tnetstring.load(stream)
+        except (ValueError, TypeError, IndexError) as e:  # the framing itself is damaged
+            if number == 0:
+                raise ValueError(f"not a readable mitmproxy flow file ({_reason(e)})") from None
+            budget.skipped(
+                warn, f"the rest after flow {number} skipped: damaged data ({_reason(e)})"
+            )
+            break
+        number += 1
+        try:
+            attempts = _attempts(state)
+        except ValueError as e:  # msgspec's ValidationError is one
+            budget.skipped(warn, f"flow {number} skipped: {_reason(e)}")
+            continue
+        for handshake in attempts:
+            budget.admit(
+                session, handshake, len(handshake.websocket.messages) if handshake.websocket else 0
+            )
+    session.created = min((h.started for h in session), default=0.0)
+    return session
+
+
+def _attempts(state: Any) -> list[Handshake]:
+    """The WebSocket attempt in one flow's state, replayed through a recorder of its own; none
+    for other flows (TCP, DNS, plain HTTP). ValueError when the state is damaged."""
+    from mitmproxy import http
+    from mitmproxy.io import compat
 
     from wsinspect.capture.addon import Recorder, is_upgrade_attempt
+
+    if msgspec.convert(state, _Kind).type != "http":
+        return []
+    try:
+        state = compat.migrate_flow(state)
+    except _MITMPROXY_FAILURES as e:
+        raise ValueError(f"mitmproxy cannot read this version of a flow ({_reason(e)})") from None
+    msgspec.convert(state, _HTTPFlow)
+    try:
+        flow = http.HTTPFlow.from_state(state)
+    except _MITMPROXY_FAILURES as e:
+        raise ValueError(f"mitmproxy cannot read it ({_reason(e)})") from None
 
     def is_attempt(flow: http.HTTPFlow) -> bool:
         return is_upgrade_attempt(flow) or bool(flow.metadata.get(ATTEMPT))
 
-    session = Session(created=0.0, proxy={"source": "mitmproxy flows"})
-    recorder = Recorder(session, analyze=None, is_attempt=is_attempt)
-    flows = 0
-    try:
-        for item in mitmio.FlowReader(io.BytesIO(data)).stream():
-            flows += 1
-            if isinstance(item, http.HTTPFlow):
-                replay(recorder, item)
-    except (exceptions.FlowReadException, ValueError, KeyError, TypeError) as e:
-        if flows == 0:
-            raise ValueError(f"not a readable mitmproxy flow file ({_reason(e)})") from None
-        warn(f"the rest after flow {flows} skipped: damaged data ({_reason(e)})")
-    session.created = min((h.started for h in session), default=0.0)
-    return session
+    if not is_attempt(flow):
+        return []
+    scratch = Session(created=0.0)
+    replay(Recorder(scratch, analyze=None, is_attempt=is_attempt), flow)
+    for handshake in scratch:
+        check_url(handshake.url)
+    return list(scratch)
 
 
 def _reason(error: Exception) -> str:
