@@ -222,6 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument(
         "--format", choices=("text", "json", "markdown"), default="text", help="default: text"
     )
+    diagnose.add_argument(
+        "--no-redact",
+        dest="redact",
+        action="store_false",
+        help="print cookies, tokens and other secrets as captured (redacted by default)",
+    )
     _add_fail_on(diagnose)
     diagnose.set_defaults(run=_diagnose)
 
@@ -400,6 +406,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _diagnose(args: argparse.Namespace) -> int:
     from wsinspect import report
+    from wsinspect.sessions.redact import redact_handshake
 
     handshakes = []
     unreadable = False
@@ -410,7 +417,8 @@ def _diagnose(args: argparse.Namespace) -> int:
             print(f"wsinspect: {e}", file=sys.stderr)
             unreadable = True
     render = {"text": report.text, "json": report.as_json, "markdown": report.markdown}
-    sys.stdout.write(render[args.format](handshakes))
+    shown = list(map(redact_handshake, handshakes)) if args.redact else handshakes
+    sys.stdout.write(render[args.format](shown))
     if unreadable:
         return EXIT_USAGE
     return _exit_code([h.verdict for h in handshakes], args.fail_on)

@@ -1,40 +1,310 @@
-"""Redaction of secrets before a session leaves the process.
+"""One redaction policy for everything that leaves the process or reaches a screen.
 
-Header values of ``Cookie``, ``Set-Cookie``, ``Authorization`` and ``Proxy-Authorization``, and the
-values of secret-looking query parameters, become ``[redacted]`` wherever they appear in the
-handshake: headers, URL, finding evidence and fix snippets. Message payloads are not redacted.
+A secret keeps its place and its name and loses its value, which becomes ``[redacted]``, so that
+the diagnosis still reads ("the request carried Cookie and Authorization"). What counts as a
+secret is written once, here; README.md ("What is redacted, and what is not") lists it for users.
+
+Where it is applied: ``sessions.save`` (every format, hence ``--save``, the autosave, ``record
+-o``, ``export`` and the dashboard's save), ``diagnose``'s output in every format, ``record``'s
+lines, and the dashboard's screen. ``--no-redact`` (``r`` on screen) turns it off knowingly.
+
+Deliberately not applied: the split-mode feed (``capture/feed.py``). It is a socket private to
+one user that carries the capture from that user's mitmproxy to that user's dashboard, which
+redacts on screen and on save like any other; redacting before it would leave the dashboard
+nothing to show when asked (``r``) and nothing exact to diagnose.
+
+Redaction copies only what it changes: a handshake without a secret is returned as it is, and a
+redacted one shares every part (messages included) that held none.
 """
 
 from __future__ import annotations
 
-import copy
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
+import base64
+import binascii
+import dataclasses
+import itertools
+import re
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
+from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
 
-from wsinspect.model import Handshake, Headers, Session
+from wsinspect.model import (
+    Close,
+    Finding,
+    Handshake,
+    Headers,
+    Message,
+    Request,
+    Response,
+    Session,
+    Stack,
+    WebSocketSummary,
+)
 
 REDACTED = "[redacted]"
+REDACTED_USERINFO = "redacted"  # brackets are not allowed before a URL's host: it would not parse
+
+# -- the policy ----------------------------------------------------------------------------------
+
+# A header, query parameter or JSON key whose name contains one of these is a secret.
+# "auth" but not "author": a chat message's author is not a credential (its authorization is).
+_SECRET_WORDS = re.compile(
+    r"token|auth(?!or(?!i))|key|secret|session|csrf|xsrf|signature|passw|credential|jwt|cookie",
+    re.I,
+)
 SECRET_HEADERS = frozenset({"cookie", "set-cookie", "authorization", "proxy-authorization"})
-SECRET_PARAMS = frozenset(
+# Named like secrets, but nonces and challenges the diagnosis needs and nobody can log in with.
+PUBLIC_HEADERS = frozenset(
     {
-        "token",
-        "access_token",
-        "id_token",
-        "refresh_token",
-        "auth",
-        "key",
-        "api_key",
-        "apikey",
-        "password",
-        "passwd",
-        "secret",
-        "client_secret",
-        "jwt",
-        "session",
-        "sessionid",
-        "signature",
-        "sig",
+        "sec-websocket-key",  # a random nonce: accept-mismatch recomputes the answer from it
+        "sec-websocket-key1",  # the same, in the pre-RFC 6455 handshake
+        "sec-websocket-key2",
+        "www-authenticate",  # the server's challenge: a scheme and a realm
+        "proxy-authenticate",
+        "access-control-allow-credentials",  # "true"
+        ":authority",  # the HTTP/2 Host
     }
 )
+# Names too short or too common to match by word: secret as query and matrix parameters.
+SECRET_PARAMS = frozenset({"code", "sid", "t", "ticket", "sig", "pass", "pwd", "otp"})
+# As JSON keys, "code" and "t" are mostly error codes and event names (Discord's "t").
+SECRET_KEYS = SECRET_PARAMS - {"code", "t"}
+# Subprotocol names after which the browser's next offered "subprotocol" is the token itself:
+# new WebSocket(url, ["access_token", token]).
+TOKEN_CARRIERS = frozenset(
+    {"access_token", "access-token", "token", "bearer", "authorization", "auth", "jwt"}
+)
+KUBERNETES_BEARER = "base64url.bearer.authorization.k8s.io."
+# A value this short is replaced where it stands, but not searched for in other text: "1" or
+# "true" would garble every body that happens to contain it.
+MIN_ECHOED = 6
+
+_JWT = re.compile(
+    r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}"
+)
+_URL = re.compile(r"\b(?:wss?|https?)://[^\s\"'<>`]+", re.I)
+# A JSON string member, possibly cut short by the preview: "name" : "value
+_JSON_MEMBER = re.compile(r'"(?P<name>[^"\\]{1,64})"\s*:\s*"(?P<value>(?:[^"\\]|\\.)*)(?:"|\Z)')
+# Worth a closer look: a message without any of these (searched in lower case) holds no secret
+# we could recognise. Plain substring searches over all of a handshake's messages at once are
+# several times faster than a regular expression, or than message by message.
+_SUSPECT_WORDS = (
+    *(b"eyj", b"://", b"token", b"auth", b"key", b"secret", b"sess", b"csrf", b"xsrf", b"sig"),
+    *(b"pass", b"pwd", b"otp", b"credential", b"jwt", b"cookie", b"sid", b"ticket"),
+)
+
+
+def is_secret_header(name: str) -> bool:
+    lowered = name.lower()
+    if lowered in PUBLIC_HEADERS:
+        return False
+    return (
+        lowered in SECRET_HEADERS
+        or lowered.startswith("x-amz-")
+        or _SECRET_WORDS.search(lowered) is not None
+    )
+
+
+def is_secret_param(name: str) -> bool:
+    """A query or matrix parameter (``?token=``, ``;jsessionid=``) whose value is a secret."""
+    lowered = unquote_plus(name).lower()
+    return lowered in SECRET_PARAMS or _SECRET_WORDS.search(lowered) is not None
+
+
+def is_secret_key(name: str) -> bool:
+    """A JSON member (``"authorization": …``) whose string value is a secret."""
+    return name.lower() in SECRET_KEYS or _SECRET_WORDS.search(name) is not None
+
+
+# -- text ----------------------------------------------------------------------------------------
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Free text (a body, a message, an error, evidence) with its secrets replaced: the given
+    values, secret parameters of URLs in it, JSON members named like secrets, and JWTs."""
+    if "://" in text:  # first: a secret replaced in a URL's userinfo would leave it unparsable
+        text = _URL.sub(lambda m: redact_url(m.group()), text)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    if '"' in text:
+        text = _JSON_MEMBER.sub(_redact_member, text)
+    if "eyJ" in text:
+        text = _JWT.sub(REDACTED, text)
+    return text
+
+
+def _redact_member(match: re.Match[str]) -> str:
+    if not match.group("value") or not is_secret_key(match.group("name")):
+        return match.group()
+    start, end = match.span("value")
+    whole = match.group()
+    return whole[: start - match.start()] + REDACTED + whole[end - match.start() :]
+
+
+def redact_url(url: str) -> str:
+    """The URL with its userinfo, secret query, fragment and matrix parameters, and JWTs
+    replaced; the URL itself when it holds none."""
+    if not any(mark in url for mark in "@;?#") and "eyJ" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL after all: still no JWT
+        return _JWT.sub(REDACTED, url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{REDACTED_USERINFO}@{netloc.rpartition('@')[2]}"
+    redacted = parts._replace(
+        netloc=netloc,
+        path="/".join(_redact_params(segment, ";", 1) for segment in parts.path.split("/")),
+        query=_redact_params(parts.query, "&"),
+        fragment=_redact_params(parts.fragment, "&"),
+    )
+    result = url if redacted == parts else urlunsplit(redacted)
+    return _JWT.sub(REDACTED, result) if "eyJ" in result else result
+
+
+def _redact_params(text: str, separator: str, skip: int = 0) -> str:
+    """``name=value`` pairs joined by ``separator`` (the first ``skip`` pieces are not pairs)."""
+    if "=" not in text:
+        return text
+    pieces = text.split(separator)
+    for i, piece in enumerate(pieces[skip:], start=skip):
+        name, equals, value = piece.partition("=")
+        if equals and value and value != REDACTED and is_secret_param(name):
+            pieces[i] = f"{name}={REDACTED}"
+    return separator.join(pieces)
+
+
+# -- finding the secrets of a handshake ----------------------------------------------------------
+
+
+def secrets_of(handshake: Handshake, suspects: Sequence[Message] | None = None) -> list[str]:
+    """The secret values a handshake carries, longest first (so that a value containing another
+    is replaced whole), that ``redact_text`` should also replace wherever they are echoed.
+
+    ``suspects``: the messages worth reading (``_suspects``), when the caller already knows.
+    """
+    found: list[str] = []
+    for name, value in _all_headers(handshake):
+        found += _header_secrets(name, value)
+    for url in [handshake.url, *_urls_in_headers(handshake)]:
+        found += _url_secrets(url)
+    if handshake.response is not None:
+        found += _member_secrets(handshake.response.body)
+    if suspects is None:
+        suspects = _suspects(_messages(handshake))
+    for message in suspects:
+        found += _member_secrets(_decode(message.data))
+    return sorted(
+        {s for s in found if len(s) >= MIN_ECHOED and s != REDACTED}, key=len, reverse=True
+    )
+
+
+def _suspects(messages: Sequence[Message], blob: bytes | None = None) -> list[Message]:
+    """The messages that may hold a secret of their own (a token under a JSON key, a JWT, a URL).
+
+    ``blob``: all their payloads joined, when the caller has it.
+    """
+    if blob is None:
+        blob = _blob(messages)
+    if not _suspicious(blob):
+        return []
+    return [m for m in messages if _suspicious(m.data)]
+
+
+def _blob(messages: Sequence[Message]) -> bytes:
+    return b"\0".join(m.data for m in messages)
+
+
+def _suspicious(data: bytes) -> bool:
+    lowered = data.lower()
+    return any(word in lowered for word in _SUSPECT_WORDS)
+
+
+def _all_headers(handshake: Handshake) -> list[tuple[str, str]]:
+    headers = list(handshake.request.headers)
+    if handshake.response is not None:
+        headers += handshake.response.headers
+    return headers
+
+
+def _header_secrets(name: str, value: str) -> list[str]:
+    lowered = name.lower()
+    if lowered == "sec-websocket-protocol":
+        return [t for t in _split_list(value) if _redact_subprotocol(t, None) != t] + [
+            t for prev, t in _pairs(_split_list(value)) if prev.lower() in TOKEN_CARRIERS
+        ]
+    if not is_secret_header(name) or not value:
+        return []
+    found = [value.strip()]
+    if lowered == "cookie":
+        found += [v.strip() for _, _, v in (c.partition("=") for c in value.split(";"))]
+    elif lowered == "set-cookie":
+        found.append(value.split(";", 1)[0].partition("=")[2].strip())
+    else:  # "Bearer abc", "Basic dXNlcjpwYXNz": the credentials without the scheme
+        scheme, _, credentials = value.strip().partition(" ")
+        found.append(credentials.strip())
+        if scheme.lower() == "basic":
+            found += _basic_secrets(credentials.strip())
+    return found
+
+
+def _basic_secrets(credentials: str) -> list[str]:
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return []
+    return [decoded, decoded.partition(":")[2]]
+
+
+def _urls_in_headers(handshake: Handshake) -> list[str]:
+    """URLs in other headers (Referer, Location, Link) carry their own tokens."""
+    return [
+        m.group()
+        for name, value in _all_headers(handshake)
+        if "://" in value and not is_secret_header(name)
+        for m in _URL.finditer(value)
+    ]
+
+
+def _url_secrets(url: str) -> list[str]:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    found: list[str] = []
+    if "@" in parts.netloc:
+        userinfo = parts.netloc.rpartition("@")[0]
+        user, _, password = userinfo.partition(":")
+        found += [userinfo, user, password, unquote(user), unquote(password)]
+    pairs = [p for segment in parts.path.split("/") for p in segment.split(";")[1:]]
+    pairs += parts.query.split("&") + parts.fragment.split("&")
+    for name, _, value in (p.partition("=") for p in pairs):
+        if value and is_secret_param(name):
+            found += [value, unquote_plus(value)]
+    return found
+
+
+def _member_secrets(text: str) -> list[str]:
+    if '"' not in text:
+        return []
+    return [
+        m.group("value")
+        for m in _JSON_MEMBER.finditer(text)
+        if m.group("value") and is_secret_key(m.group("name"))
+    ]
+
+
+def _split_list(value: str) -> list[str]:
+    return [t.strip() for t in value.split(",") if t.strip()]
+
+
+def _pairs(items: list[str]) -> list[tuple[str, str]]:
+    return list(itertools.pairwise(items))
+
+
+# -- redacting a handshake -----------------------------------------------------------------------
 
 
 def redact_session(session: Session) -> Session:
@@ -46,60 +316,197 @@ def redact_session(session: Session) -> Session:
 
 
 def redact_handshake(handshake: Handshake) -> Handshake:
-    """A redacted copy; the handshake itself when it holds no secret. The original is never
-    modified."""
-    secrets = _secret_values(handshake)
-    if not secrets:
-        return handshake
-    result = copy.deepcopy(handshake)
-    result.url = _redact_url(result.url)
-    result.request.headers = _redact_headers(result.request.headers)
-    if result.response is not None:
-        result.response.headers = _redact_headers(result.response.headers)
-    for finding in result.findings:
-        finding.evidence = {k: _scrub(v, secrets) for k, v in finding.evidence.items()}
-        finding.explanation = _scrub(finding.explanation, secrets)
-        for fix in finding.fixes:
-            fix.snippet = _scrub(fix.snippet, secrets)
-    return result
+    """The handshake as it may leave the process; the same object when it holds no secret.
+
+    The original is never modified; the copy shares whatever held no secret.
+    """
+    messages = _messages(handshake)
+    blob = _blob(messages)
+    suspects = _suspects(messages, blob)
+    secrets = secrets_of(handshake, suspects)
+    echoed = [s.encode("utf-8", "surrogateescape") for s in secrets]
+    targets = suspects + [
+        m
+        for m in (messages if any(s in blob for s in echoed) else ())
+        if any(s in m.data for s in echoed)
+    ]
+    changes = {
+        "url": _text(handshake.url, secrets),
+        "request": _request(handshake.request, secrets),
+        "response": _response(handshake.response, secrets),
+        "error": _optional_text(handshake.error, secrets),
+        "websocket": _websocket(handshake.websocket, secrets, targets),
+        "stack": _stack(handshake.stack, secrets),
+        "findings": _same_or_new(
+            handshake.findings, [_finding(f, secrets) for f in handshake.findings]
+        ),
+    }
+    return _replace(handshake, changes)
 
 
-def _secret_values(handshake: Handshake) -> list[str]:
-    headers = list(handshake.request.headers)
-    if handshake.response is not None:
-        headers += handshake.response.headers
-    values = [v for k, v in headers if k.lower() in SECRET_HEADERS and v]
-    for name, value in _query_pairs(handshake.url):
-        if value and unquote_plus(name).lower() in SECRET_PARAMS:
-            values += [value, unquote_plus(value)]
-    # Longest first, so that a value containing another is replaced whole; values this short
-    # would garble the text around them if replaced inside free text.
-    return sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
+T = TypeVar("T")
 
 
-def _query_pairs(url: str) -> list[tuple[str, str]]:
-    query = urlsplit(url).query
-    return [(name, value) for name, _, value in (p.partition("=") for p in query.split("&"))]
+def _replace(item: T, changes: dict[str, object]) -> T:
+    """``item`` when no field changed, else a shallow copy with the changed fields."""
+    changed = {k: v for k, v in changes.items() if v is not getattr(item, k)}
+    return dataclasses.replace(item, **changed) if changed else item  # type: ignore[type-var]
 
 
-def _redact_url(url: str) -> str:
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    pieces = []
-    for piece in parts.query.split("&"):
-        name, _, value = piece.partition("=")
-        if value and unquote_plus(name).lower() in SECRET_PARAMS:
-            piece = f"{name}={REDACTED}"
-        pieces.append(piece)
-    return urlunsplit(parts._replace(query="&".join(pieces)))
+def _same_or_new(old: list[T], new: list[T]) -> list[T]:
+    return old if all(a is b for a, b in zip(old, new, strict=True)) else new
 
 
-def _redact_headers(headers: Headers) -> Headers:
-    return Headers((k, REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in headers)
+def _text(text: str, secrets: Sequence[str]) -> str:
+    """``text`` itself (the same object) when nothing in it is secret."""
+    redacted = redact_text(text, secrets)
+    return text if redacted == text else redacted
 
 
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, REDACTED)
-    return text
+def _optional_text(text: str | None, secrets: Sequence[str]) -> str | None:
+    return None if text is None else _text(text, secrets)
+
+
+def _headers(headers: Headers, secrets: Sequence[str]) -> Headers:
+    pairs = [(name, _header_value(name, value, secrets)) for name, value in headers]
+    if all(new is old for (_, new), (_, old) in zip(pairs, headers, strict=True)):
+        return headers
+    return Headers(pairs)
+
+
+def _header_value(name: str, value: str, secrets: Sequence[str]) -> str:
+    if not value:
+        return value
+    if is_secret_header(name):
+        return REDACTED
+    if name.lower() == "sec-websocket-protocol":
+        redacted = _redact_subprotocols(value)
+        if redacted != value:
+            return _text(redacted, secrets)
+    return _text(value, secrets)
+
+
+def _redact_subprotocols(value: str) -> str:
+    """``access_token, eyJ…, graphql-ws`` -> ``access_token, [redacted], graphql-ws``: the names
+    stay, for the subprotocol findings; the token goes."""
+    pieces = re.split(r"(\s*,\s*)", value)  # tokens at even indexes, separators kept
+    previous: str | None = None
+    for i in range(0, len(pieces), 2):
+        token = pieces[i]
+        pieces[i] = _redact_subprotocol(token, previous)
+        if token.strip():
+            previous = token.strip()
+    return "".join(pieces)
+
+
+def _redact_subprotocol(token: str, previous: str | None) -> str:
+    if previous is not None and previous.lower() in TOKEN_CARRIERS and token.strip():
+        return REDACTED
+    if token.startswith(KUBERNETES_BEARER) and len(token) > len(KUBERNETES_BEARER):
+        return KUBERNETES_BEARER + REDACTED
+    return _JWT.sub(REDACTED, token) if "eyJ" in token else token
+
+
+def _request(request: Request, secrets: Sequence[str]) -> Request:
+    return _replace(request, {"headers": _headers(request.headers, secrets)})
+
+
+def _response(response: Response | None, secrets: Sequence[str]) -> Response | None:
+    if response is None:
+        return None
+    changes = {
+        "headers": _headers(response.headers, secrets),
+        "reason": _text(response.reason, secrets),
+        "body": _text(response.body, secrets),
+    }
+    return _replace(response, changes)
+
+
+def _websocket(
+    ws: WebSocketSummary | None, secrets: Sequence[str], targets: list[Message]
+) -> WebSocketSummary | None:
+    if ws is None:
+        return None
+    subprotocol = ws.subprotocol
+    if subprotocol is not None:
+        redacted = _text(_redact_subprotocols(subprotocol), secrets)
+        subprotocol = subprotocol if redacted == subprotocol else redacted
+    changes = {
+        "subprotocol": subprotocol,
+        "messages": _messages_redacted(ws.messages, secrets, targets),
+        "close": _close(ws.close, secrets),
+    }
+    return _replace(ws, changes)
+
+
+def _messages(handshake: Handshake) -> Sequence[Message]:
+    return () if handshake.websocket is None else handshake.websocket.messages
+
+
+def _messages_redacted(
+    messages: Sequence[Message], secrets: Sequence[str], targets: list[Message]
+) -> Sequence[Message]:
+    """The same sequence when no message holds a secret; else a list sharing those that hold
+    none. Only ``targets`` (the suspects and the messages echoing a secret) are read."""
+    if not targets:
+        return messages
+    wanted = {id(m) for m in targets}
+    result: list[Message] | None = None
+    for i, message in enumerate(messages):
+        redacted = _message(message, secrets) if id(message) in wanted else message
+        if redacted is not message and result is None:
+            result = list(itertools.islice(messages, i))
+        if result is not None:
+            result.append(redacted)
+    return messages if result is None else result
+
+
+def _message(message: Message, secrets: Sequence[str]) -> Message:
+    data = message.data
+    redacted = redact_text(_decode(data), secrets).encode("utf-8", "surrogateescape")
+    return message if redacted == data else dataclasses.replace(message, data=redacted)
+
+
+def _decode(data: bytes) -> str:
+    """Lossless for any bytes (binary payloads, a code point cut by the preview): what is not
+    UTF-8 comes back unchanged on encoding."""
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _close(close: Close | None, secrets: Sequence[str]) -> Close | None:
+    if close is None:
+        return None
+    return _replace(close, {"reason": _text(close.reason, secrets)})
+
+
+def _stack(stack: Stack | None, secrets: Sequence[str]) -> Stack | None:
+    if stack is None:
+        return None
+    evidence = [_text(e, secrets) for e in stack.evidence]
+    return _replace(stack, {"evidence": _same_or_new(stack.evidence, evidence)})
+
+
+def _finding(finding: Finding, secrets: Sequence[str]) -> Finding:
+    evidence = {name: _text(value, secrets) for name, value in finding.evidence.items()}
+    same = all(evidence[k] is v for k, v in finding.evidence.items())
+    fixes = [_replace(fix, {"snippet": _text(fix.snippet, secrets)}) for fix in finding.fixes]
+    changes = {
+        "title": _text(finding.title, secrets),
+        "explanation": _text(finding.explanation, secrets),
+        "evidence": finding.evidence if same else evidence,
+        "fixes": _same_or_new(finding.fixes, fixes),
+    }
+    return _replace(finding, changes)
+
+
+__all__ = [
+    "REDACTED",
+    "is_secret_header",
+    "is_secret_key",
+    "is_secret_param",
+    "redact_handshake",
+    "redact_session",
+    "redact_text",
+    "redact_url",
+    "secrets_of",
+]
