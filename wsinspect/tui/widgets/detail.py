@@ -13,8 +13,8 @@ from textual.containers import Vertical
 from textual.widgets import TabbedContent, TabPane
 
 from wsinspect.model import Handshake, Headers
-from wsinspect.sessions.redact import redact_handshake
 from wsinspect.text import printable
+from wsinspect.tui.safe import literal, on_screen
 from wsinspect.tui.widgets.probe_tab import ProbeRun, probe_view
 from wsinspect.tui.widgets.rendered_view import RenderedView
 
@@ -79,7 +79,7 @@ def findings_view(handshake: Handshake) -> RenderableType:
             table.add_column(style="bold cyan", no_wrap=True)
             table.add_column()
             for name, value in finding.evidence.items():
-                table.add_row(printable(name), printable(value))
+                table.add_row(literal(name), literal(value))  # a str cell would be markup
             parts.append(table)
         for fix in finding.fixes:
             parts.append(Text(f"fix for {fix.stack}:", style="bold green"))
@@ -118,17 +118,18 @@ def messages_view(handshake: Handshake) -> RenderableType:
         parts.append(Text(f"(the {ws.messages_dropped} oldest messages are not kept)", style="dim"))
     table = Table(box=None, expand=True, padding=(0, 1))
     for column in ("", "time", "opcode", "length", "preview"):
-        table.add_column(column, no_wrap=column != "preview", overflow="fold")
+        preview = column == "preview"  # takes the width the others leave
+        table.add_column(column, no_wrap=not preview, overflow="fold", ratio=1 if preview else None)
     for message in ws.messages:
         arrow = "→" if message.side == "client" else "←"
         clock = time.strftime("%H:%M:%S", time.localtime(message.time))
-        preview = printable(message.preview) + ("…" if message.truncated else "")
+        preview = message.preview + ("…" if message.truncated else "")
         table.add_row(
             Text(arrow, style="cyan" if message.side == "client" else "magenta"),
-            clock,
-            OPCODES.get(message.opcode, str(message.opcode)),
-            f"{message.length} deflated" if message.compressed else str(message.length),
-            Text(preview, style="dim" if message.preview_encoding == "base64" else ""),
+            Text(clock),
+            Text(OPCODES.get(message.opcode, str(message.opcode))),
+            Text(f"{message.length} deflated" if message.compressed else str(message.length)),
+            literal(preview, style="dim" if message.preview_encoding == "base64" else ""),
         )
     parts.append(table)
     if ws.close is not None:
@@ -218,6 +219,16 @@ class DetailPane(Vertical):
     def on_mount(self) -> None:
         self.refresh_content()
 
+    def set_redact(self, redact: bool) -> None:
+        """Hide or show secrets; tabs not in view are emptied now, so none flashes a secret
+        that was hidden while it waited to be drawn again."""
+        self.redact = redact
+        active = self.query_one(TabbedContent).active.removeprefix("tab-")
+        for view in self.query(RenderedView).results(RenderedView):
+            if view.id != f"detail-{active}":
+                view.update(Text())
+        self.refresh_content()
+
     def probe_changed(self, url: str) -> None:
         """A probe of ``url`` went one step further: redraw it if it is on screen."""
         if self.handshake is not None and self.handshake.url == url and self.is_mounted:
@@ -241,16 +252,17 @@ class DetailPane(Vertical):
             widget.update(Text("Select a handshake.", style="dim"))
             return
         if name == "probe":
-            widget.update(probe_view(self.probes.get(handshake.url)))
+            widget.update(probe_view(self.probes.get(handshake.url), self.redact))
             return
-        shown = redact_handshake(handshake) if self.redact else handshake
-        widget.update(RENDERERS[name](shown))
+        widget.update(RENDERERS[name](on_screen(handshake, self.redact)))
 
     @property
     def top_fix(self) -> str | None:
+        """The fix to copy, as the screen shows it: a copy pasted into a ticket or a chat
+        holds no secret the screen hid."""
         if self.handshake is None:
             return None
-        for finding in self.handshake.findings:
+        for finding in on_screen(self.handshake, self.redact).findings:
             if finding.fixes:
                 return finding.fixes[0].snippet
         return None

@@ -23,6 +23,7 @@ from textual.strip import Strip
 from wsinspect.model import Handshake
 from wsinspect.report import status_text, top_finding
 from wsinspect.text import printable
+from wsinspect.tui.safe import on_screen
 
 VERDICT_STYLE = {"ok": "green", "warning": "yellow", "error": "bold red"}
 COLUMNS = (
@@ -92,6 +93,13 @@ class HandshakeList(ScrollView, can_focus=True):
         self._filter = ""
         self._failures_only = False
         self.follow = True
+        self.redact = True  # rows hide secrets as the detail pane does
+
+    def set_redact(self, redact: bool) -> None:
+        """Hide or show secrets: every cached row was drawn the other way."""
+        self.redact = redact
+        self._cache.clear()
+        self.refresh()
 
     # -- data --------------------------------------------------------------------------------
 
@@ -185,7 +193,8 @@ class HandshakeList(ScrollView, can_focus=True):
         key = (handshake.id, width)
         strip = self._cache.get(key)
         if strip is None:
-            segments = list(row_text(handshake).render(self.app.console))
+            row = row_text(on_screen(handshake, self.redact))
+            segments = list(row.render(self.app.console))
             strip = Strip(segments).crop_extend(0, width, None).simplify()
             self._cache[key] = strip
         if index == self.cursor:

@@ -14,11 +14,11 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from wsinspect.diagnose.policy import Trial
 from wsinspect.report import PROBE_COLUMNS, VERDICT_LABEL, probe_rows
-from wsinspect.text import printable
+from wsinspect.tui.safe import literal, on_screen, url_on_screen
 
 if TYPE_CHECKING:
-    from wsinspect.diagnose.policy import Trial
     from wsinspect.probe import ProbeReport, Target
 
 STYLE = {"ok": "green", "warning": "yellow", "error": "red"}
@@ -37,7 +37,8 @@ class ProbeRun:
     started: float = field(default_factory=time.time)
 
 
-def probe_view(run: ProbeRun | None) -> RenderableType:
+def probe_view(run: ProbeRun | None, redact: bool = True) -> RenderableType:
+    """The run so far; with ``redact``, the URL and answers hide secrets as the other tabs do."""
     if run is None:
         return Text(
             "Press t to probe this endpoint: the handshake is sent again as captured, then "
@@ -53,36 +54,38 @@ def probe_view(run: ProbeRun | None) -> RenderableType:
         state = f"{len(run.trials)} of {run.planned} handshakes sent…"
     else:
         state = f"{len(run.trials)} handshakes, each closed at once"
-    parts: list[RenderableType] = [
-        Text(f"Probe of {printable(run.target.url)} at {clock}: {state}", style="bold")
-    ]
+    url = run.target.url
+    shown_url = url_on_screen(url, redact)
+
+    def hide(text: str) -> str:
+        return text.replace(url, shown_url)
+
+    parts: list[RenderableType] = [literal(f"Probe of {shown_url} at {clock}: {state}", "bold")]
     if run.trials:
         table = Table(box=None, padding=(0, 1))
         for column in PROBE_COLUMNS:
             table.add_column(column, overflow="fold")
-        for trial, row in zip(run.trials, probe_rows(run.trials), strict=True):
+        trials = [Trial(t.variant, on_screen(t.handshake, redact)) for t in run.trials]
+        for trial, row in zip(trials, probe_rows(trials), strict=True):
             style = "green" if trial.accepted else "red"
-            table.add_row(*(printable(cell) for cell in row), style=style)
+            table.add_row(*(literal(hide(cell)) for cell in row), style=style)  # not markup
         parts.append(table)
     if run.error is not None:
-        parts.append(Text(printable(run.error), style="red"))
+        parts.append(literal(hide(run.error), "red"))
     if run.report is not None:
         parts.append(Text("\npolicy:", style="bold"))
         for statement in run.report.policy:
             line = Text(
                 f"  {VERDICT_LABEL[statement.severity]:<4}  ", style=STYLE[statement.severity]
             )
-            line.append(printable(statement.text))
+            line.append_text(literal(hide(statement.text)))
             parts.append(line)
         if run.before is not None:
             parts.append(_since(run.before, run.report))
     left_out = run.target.left_out()
     if left_out:
-        parts.append(
-            Text(
-                f"\nnot sent: {', '.join(left_out)} (palette: probe with credentials)", style="dim"
-            )
-        )
+        sent = "not sent: " + ", ".join(left_out)
+        parts += [Text(), literal(f"{sent} (palette: probe with credentials)", "dim")]
     return Group(*parts)
 
 

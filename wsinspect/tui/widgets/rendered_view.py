@@ -60,6 +60,9 @@ class RenderedView(ScrollView, can_focus=True):
             # The view keeps its size; only the scroll range changes, so no layout is needed.
             self.set_reactive(ScrollView.virtual_size, size)
             self._scroll_update(size)
+        # A tab just opened was drawn (blank) before it had a width to render at; without this,
+        # Textual keeps those blank lines and the tab stays empty.
+        self.refresh()
 
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
