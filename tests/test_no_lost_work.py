@@ -136,3 +136,69 @@ def _drain(fd: int) -> None:
         pass
     finally:
         os.close(fd)
+
+
+async def test_record_says_when_autosave_fails_keeps_everything_and_saves_once_it_can(tmp_path):
+    """Writes fail as on a full disk (past RLIMIT_FSIZE: root is not exempt), then work again."""
+    import resource
+
+    output = tmp_path / "session.json"
+    _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    async with serve(lambda ws: ws.wait_closed(), "127.0.0.1", 0, origins=["http://a.test"]) as s:
+        port = s.sockets[0].getsockname()[1]
+        process = await asyncio.create_subprocess_exec(
+            *[sys.executable, "-m", "wsinspect", "record", "-p", "0", "-o", str(output)],
+            *["--save-every", "0.2"],
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (100, hard)),
+        )
+        assert process.stderr is not None
+        try:
+            banner = (await asyncio.wait_for(process.stderr.readline(), 20)).decode()
+            proxy_port = int(re.search(r"listening on [\d.]+:(\d+)", banner).group(1))
+            await refuse_through(proxy_port, port, 3)
+            failed = (await asyncio.wait_for(process.stderr.readline(), 10)).decode()
+            await refuse_through(proxy_port, port, 2)
+            await asyncio.sleep(0.5)  # more attempts to save, failing, said once
+            assert not output.exists()
+            resource.prlimit(process.pid, resource.RLIMIT_FSIZE, (hard, hard))  # space again
+            recovered = (await asyncio.wait_for(process.stderr.readline(), 10)).decode()
+            assert len(load(output)) == 5  # written by autosave, before any stop
+        finally:
+            process.send_signal(signal.SIGINT)
+            _, rest = await asyncio.wait_for(process.communicate(), 20)
+    assert failed.startswith(f"wsinspect: autosave failed: cannot write {output}: File too large")
+    assert "the session is kept in memory and saving is tried again every 0.2 s" in failed
+    assert recovered == f"wsinspect: autosave works again: 5 handshakes in {output}\n"
+    assert "Traceback" not in rest.decode() and process.returncode == 0
+    assert len(load(output)) == 5
+
+
+async def test_the_dashboard_says_on_its_status_line_when_autosave_fails(tmp_path):
+    """The folder of the session file replaced by a file, then put back."""
+    from wsinspect.capture.proxy import ProxyConfig
+    from wsinspect.tui.app import LiveOptions, WsinspectApp
+
+    folder = tmp_path / "captures"
+    folder.mkdir()
+    output = folder / "live.json"
+    live = LiveOptions(proxy=ProxyConfig(port=0), save=output, save_every=0.2)
+    app = WsinspectApp(live=live)
+    async with (
+        app.run_test(size=(160, 40)),
+        serve(lambda ws: ws.wait_closed(), "127.0.0.1", 0, origins=["http://a.test"]) as server,
+    ):
+        await until(lambda: app.proxy is not None, timeout=20)
+        folder.rmdir()
+        folder.write_text("not a folder")
+        await refuse_through(app.proxy.port, server.sockets[0].getsockname()[1], 3)
+        await until(lambda: "autosave failed" in app.status.error, timeout=10)
+        assert f"cannot write {output}" in app.status.error
+        assert "the session is kept in memory" in app.status.error
+        assert len(app.session) == 3
+        folder.unlink()
+        folder.mkdir()
+        await until(lambda: output.exists() and not app.status.error, timeout=10)
+        assert len(load(output)) == 3
+        await app.stop_proxy()

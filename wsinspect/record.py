@@ -94,10 +94,16 @@ class LinePrinter:
 
 
 class _WarningsToStderr(logging.Handler):
-    """mitmproxy's warnings (an untrusted CA, a dead upstream) are worth a line on stderr."""
+    """mitmproxy's warnings (an untrusted CA, a dead upstream) and ours (a refused client) are
+    worth a line on stderr."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        print(f"mitmproxy: {printable(record.getMessage())}", file=sys.stderr, flush=True)
+        source = record.name.partition(".")[0]
+        print(f"{source}: {printable(record.getMessage())}", file=sys.stderr, flush=True)
+
+
+def _say(message: str) -> None:
+    print(f"wsinspect: {message}", file=sys.stderr, flush=True)
 
 
 async def run_record(options: RecordOptions) -> int:
@@ -108,10 +114,18 @@ async def run_record(options: RecordOptions) -> int:
     recorder = Recorder(session, [printer], options.limits)
     proxy = EmbeddedProxy(options.proxy, [recorder])
     await proxy.start()  # ProxyError goes to the caller: nothing captured yet, nothing to save
-    autosave = Autosave(session, options.output, interval=options.save_every, redact=options.redact)
+    autosave = Autosave(
+        session,
+        options.output,
+        interval=options.save_every,
+        redact=options.redact,
+        on_error=_say,
+        on_recovered=_say,
+    )
     autosave.start()
     handler = _WarningsToStderr(logging.WARNING)
-    logging.getLogger("mitmproxy").addHandler(handler)
+    for source in ("mitmproxy", "wsinspect"):
+        logging.getLogger(source).addHandler(handler)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -130,7 +144,8 @@ async def run_record(options: RecordOptions) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await proxy.stop()
-        logging.getLogger("mitmproxy").removeHandler(handler)
+        for source in ("mitmproxy", "wsinspect"):
+            logging.getLogger(source).removeHandler(handler)
         printer.finish()
     await autosave.stop_timer()
     return _save(session, options)

@@ -2,6 +2,8 @@
 
 Every ``interval`` seconds, when anything changed, a snapshot is taken on the proxy's loop (fast)
 and written by a worker thread (slow: the proxy never waits for the disk); once more at the end.
+A write that fails (a full disk, a folder gone) is said once, keeps the session in memory and is
+tried again at the next interval; the session is never dropped for it.
 """
 
 from __future__ import annotations
@@ -39,12 +41,15 @@ class Autosave:
         interval: float = INTERVAL,
         redact: bool = True,
         on_error: Callable[[str], None] = lambda message: None,
+        on_recovered: Callable[[str], None] = lambda message: None,
     ) -> None:
         self.session = session
         self.path = path
         self.interval = interval
         self.redact = redact
-        self.on_error = on_error
+        self.on_error = on_error  # told when saving starts failing, or fails another way
+        self.on_recovered = on_recovered  # told when a save works again
+        self.failing: str | None = None  # why the last save failed
         self.saves = 0
         self._saved: tuple[int, ...] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -64,12 +69,24 @@ class Autosave:
         snapshot = self.session.snapshot()
         try:
             await asyncio.to_thread(save, snapshot, self.path, redact=self.redact)
-        except OutputError as e:
-            self.on_error(str(e))
+        except (OutputError, OSError) as e:
+            self._failed(str(e) if isinstance(e, OutputError) else f"cannot write: {e}")
             return False
         self._saved = progress
         self.saves += 1
+        if self.failing is not None:
+            self.failing = None
+            self.on_recovered(f"autosave works again: {len(snapshot)} handshakes in {self.path}")
         return True
+
+    def _failed(self, reason: str) -> None:
+        if reason == self.failing:
+            return  # said already; still retrying
+        self.failing = reason
+        self.on_error(
+            f"autosave failed: {reason}; the session is kept in memory and saving is tried "
+            f"again every {self.interval:g} s"
+        )
 
     async def stop_timer(self) -> None:
         if self._task is not None:
@@ -78,7 +95,8 @@ class Autosave:
                 await self._task
             self._task = None
 
-    async def stop(self) -> None:
-        """Stop the timer and write what changed since the last save."""
+    async def stop(self) -> bool:
+        """Stop the timer and write what changed since the last save; False if that failed."""
         await self.stop_timer()
         await self.save_if_changed()
+        return self.failing is None

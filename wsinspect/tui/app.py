@@ -177,10 +177,19 @@ class WsinspectApp(App[None]):
             return
 
         def failed(message: str) -> None:
-            self.notify(f"Autosave failed: {message}", severity="error", timeout=10)
+            self.status.error = message  # on the status line until a save works again
+            self.notify(message, severity="error", timeout=10)
+
+        def recovered(message: str) -> None:
+            self.status.error = ""
+            self.notify(message)
 
         self.autosave = Autosave(
-            self.session, self.live.save, interval=self.live.save_every, on_error=failed
+            self.session,
+            self.live.save,
+            interval=self.live.save_every,
+            on_error=failed,
+            on_recovered=recovered,
         )
         self.autosave.start()
 
