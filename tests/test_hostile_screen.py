@@ -11,13 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.strip import Strip
 from websockets.asyncio.server import serve
 
 from tests.conftest import until
 from tests.servers import free_port
 from tests.test_diagnose_wire import attempt, upgraded
-from tests.test_tui import SIZE
+from tests.test_tui import SIZE, drawn, screen_text
 from wsinspect import diagnose
 from wsinspect.model import Close, Message, Session
 from wsinspect.tui.app import LiveOptions, WsinspectApp
@@ -33,14 +32,6 @@ HOSTILE = f"{QUIT} {LINK} {STYLED}"
 def screenshot_markup(directory: Path) -> str:
     """A click on "Shot" would write an SVG into ``directory`` (as reported in issue 13)."""
     return f"[@click=app.screenshot('shot.svg','{directory}')]Shot[/]"
-
-
-def drawn(app: WsinspectApp) -> list[Strip]:
-    return app.screen._compositor.render_strips()
-
-
-def screen_text(app: WsinspectApp) -> str:
-    return "\n".join(strip.text for strip in drawn(app))
 
 
 def assert_literal(app: WsinspectApp, *expected: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 
+from textual.strip import Strip
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import InvalidStatus
@@ -24,6 +25,23 @@ SIZE = (160, 45)
 def shown(app: WsinspectApp, widget_id: str) -> str:
     """The text a detail tab shows, as a person would read it."""
     return app.query_one(f"#{widget_id}", RenderedView).text
+
+
+def drawn(app: WsinspectApp) -> list[Strip]:
+    """The screen's lines as the terminal gets them, styles (actions, links) included."""
+    return app.screen._compositor.render_strips()
+
+
+def screen_text(app: WsinspectApp) -> str:
+    """What a person sees on the whole screen, toasts included."""
+    return "\n".join(strip.text for strip in drawn(app))
+
+
+def list_text(app: WsinspectApp) -> str:
+    """What the handshake list draws on the screen."""
+    region = app.query_one(HandshakeList).region
+    lines = drawn(app)[region.y : region.bottom]
+    return "\n".join(strip.crop(region.x, region.right).text for strip in lines)
 
 
 def row_styles(app: WsinspectApp, row: int) -> set[str]:
@@ -180,3 +198,50 @@ async def test_messages_tab_explains_the_close():
         text = shown(app, "detail-messages")
         assert "closed by the server: 4401" in text
         assert "graphql-ws: unauthorized" in text
+
+
+async def test_redaction_is_the_same_in_every_view_and_r_redraws_them_all():
+    secret = "abc123xyz"
+    by_query = attempt(
+        403,
+        [("Content-Type", "text/plain")],
+        "Origin not allowed\n",
+        url=f"ws://h.test/a?t={secret}",
+        extra=[("X-Auth-Token", secret)],
+    )
+    by_path = attempt(403, [], "", url=f"ws://h.test/live;jsessionid={secret}")
+    session = Session(created=0.0)
+    for number, handshake in enumerate((by_query, by_path)):
+        handshake.id = f"h{number}"
+        session.add(diagnose.apply(handshake))
+    app = WsinspectApp(session=session)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("home", "2")  # the list row, and the request tab drawn
+        await pilot.pause()
+        assert secret not in screen_text(app)
+        assert "ws://h.test/a?t=[redacted]" in list_text(app)
+        assert "X-Auth-Token: [redacted]" in screen_text(app)
+        await pilot.press("down", "c")
+        assert "/live;jsessionid=[redacted]" in app.clipboard and secret not in app.clipboard
+
+        await pilot.press("r", "up")
+        await pilot.pause()
+        assert f"ws://h.test/a?t={secret}" in list_text(app)
+        assert f"X-Auth-Token: {secret}" in screen_text(app)
+        await pilot.press("down", "c")
+        assert f"/live;jsessionid={secret}" in app.clipboard
+        await pilot.press("1")  # the findings, drawn with the secret shown
+        await pilot.pause()
+        assert secret in screen_text(app)
+
+        await pilot.press("r")
+        await pilot.pause()
+        # The request tab, drawn while shown and now hidden, keeps nothing to flash when opened.
+        assert secret not in shown(app, "detail-request")
+        for tab in "12345":
+            await pilot.press(tab)
+            await pilot.pause()
+            assert secret not in screen_text(app), f"tab {tab}"
+        await pilot.press("up")
+        await pilot.pause()
+        assert secret not in screen_text(app)

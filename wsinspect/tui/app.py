@@ -17,12 +17,15 @@ from typing import TYPE_CHECKING
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from wsinspect.capture.limits import DEFAULT_LIMITS, Limits
 from wsinspect.capture.proxy import ProxyConfig, ProxyError
 from wsinspect.model import Handshake, Session
+from wsinspect.text import printable
+from wsinspect.tui.safe import url_on_screen
 from wsinspect.tui.widgets.detail import DetailPane
 from wsinspect.tui.widgets.handshake_list import HandshakeList
 from wsinspect.tui.widgets.probe_tab import ProbeRun
@@ -108,6 +111,29 @@ class WsinspectApp(App[None]):
         self.set_interval(0.5, self.follow_messages)
         self.query_one(HandshakeList).focus()
         self.pull()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast, as literal text unless asked: toasts here carry paths, URLs and errors from
+        outside, and Textual reads markup by default, where ``[@click=…]`` runs an action."""
+        super().notify(
+            printable(message),
+            title=printable(title),
+            severity=severity,
+            timeout=timeout,
+            markup=markup,
+        )
+
+    def action_help_quit(self) -> None:
+        """Textual's Ctrl+C hint, without its markup (toasts here are literal)."""
+        self.notify("Press q to quit", title="Do you want to quit?")
 
     @property
     def status(self) -> StatusBar:
@@ -315,9 +341,11 @@ class WsinspectApp(App[None]):
         self.pull()
 
     def action_redact(self) -> None:
-        self.detail.redact = not self.detail.redact
-        self.detail.refresh_content()
-        self.notify("Secrets hidden" if self.detail.redact else "Secrets shown")
+        """Every view hides the same secrets, or shows them: the list, the tabs, copies."""
+        redact = not self.detail.redact
+        self.handshake_list.set_redact(redact)
+        self.detail.set_redact(redact)
+        self.notify("Secrets hidden" if redact else "Secrets shown")
 
     def action_copy_fix(self) -> None:
         snippet = self.detail.top_fix
@@ -378,6 +406,11 @@ class WsinspectApp(App[None]):
         except Unreachable as e:
             run.error = str(e)
         detail.probe_changed(target.url)
+        url = url_on_screen(target.url, detail.redact)
+        if run.error is not None:
+            self.notify(run.error.replace(target.url, url), title="Probe", severity="error")
+        else:
+            self.notify(f"{url}: {len(run.trials)} handshakes, see the Probe tab", title="Probe")
 
     def action_free_port(self) -> None:
         if self.live is not None and self.proxy is None:
@@ -410,7 +443,7 @@ class WsinspectApp(App[None]):
             ),
             (
                 "Probe with credentials",
-                "The same, sending the captured Cookie and Authorization headers too",
+                "The same, sending the captured cookies, tokens and other secrets too",
                 self.action_probe_with_credentials,
             ),
             ("Save session", "Save as .json, .har, .mitm or .md (report)", self.action_save),

@@ -44,9 +44,10 @@ def probe_view(run: ProbeRun | None, redact: bool = True) -> RenderableType:
             "Press t to probe this endpoint: the handshake is sent again as captured, then "
             "same-origin, without an Origin, from a foreign Origin, with Origin null, and with "
             "each offered subprotocol alone and none. Each WebSocket is closed at once; no "
-            "message is sent. Cookies and Authorization are left out (palette: probe with "
-            "credentials). After you change the server, press t again to see whether the fix "
-            "took.",
+            "message is sent. Credentials are left out: cookies, Authorization and any other "
+            "header, URL parameter or subprotocol that is hidden on screen as a secret (palette: "
+            "probe with credentials). After you change the server, press t again to see whether "
+            "the fix took.",
             style="dim",
         )
     clock = time.strftime("%H:%M:%S", time.localtime(run.started))

@@ -37,6 +37,7 @@ class RenderedView(ScrollView, can_focus=True):
 
     def update(self, renderable: RenderableType) -> None:
         self._renderable = renderable
+        self._lines = []  # the old content's: not to be drawn again, even by a hidden view
         self._width = 0
         if self.scroll_offset.y:
             self.scroll_to(0, 0, animate=False, immediate=True)

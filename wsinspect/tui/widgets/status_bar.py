@@ -6,6 +6,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from wsinspect.text import printable
+
 
 class StatusBar(Static):
     source: reactive[str] = reactive("live")
@@ -32,9 +34,9 @@ class StatusBar(Static):
         if self.source == "file":
             text.append("  saved session  ")
         elif self.error:
-            text.append(f"  {self.error}  ", style="bold red")
+            text.append(f"  {printable(self.error)}  ", style="bold red")
         elif self.mode == "attached":
-            text.append(f"  attached at {self.address}  ", style="bold")
+            text.append(f"  attached at {printable(self.address)}  ", style="bold")
         elif not self.address or self.address.endswith(":0"):
             text.append("  starting the proxy…  ", style="dim")
         else:
