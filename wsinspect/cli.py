@@ -64,6 +64,13 @@ def _add_proxy_options(parser: argparse.ArgumentParser) -> None:
         "to wsinspect as if it were the server at URL) or upstream:URL (chain to another proxy)",
     )
     group.add_argument(
+        "--allow-loopback-targets",
+        action="store_true",
+        help="with --listen-host beyond this machine: let clients from other machines reach "
+        "services bound to this machine's loopback (localhost) through the proxy; refused "
+        "by default",
+    )
+    group.add_argument(
         "--upstream-ca",
         type=Path,
         metavar="FILE",
@@ -489,6 +496,7 @@ def _proxy_config(args: argparse.Namespace):
         port=args.port,
         mode=args.mode,
         upstream_ca=None if upstream_ca is None else str(upstream_ca),
+        allow_loopback_targets=args.allow_loopback_targets,
     )
     if config.exposure is not None:
         _warn(config.exposure)  # the dashboard says it again on its status line

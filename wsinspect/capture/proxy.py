@@ -29,6 +29,7 @@ class ProxyConfig:
     port: int = DEFAULT_PORT
     mode: str = "regular"
     upstream_ca: str | None = None  # PEM file: trust servers' certificates it signed (mkcert)
+    allow_loopback_targets: bool = False  # clients from elsewhere may reach our loopback
 
     @property
     def address(self) -> str:
@@ -39,14 +40,36 @@ class ProxyConfig:
         return {"listen_host": self.listen_host, "port": self.port, "mode": self.mode}
 
     @property
+    def guards_loopback(self) -> bool:
+        """Whether clients from other machines are refused loopback destinations: when they
+        can connect, and name the destination themselves (regular mode)."""
+        return (
+            not is_loopback(self.listen_host)
+            and self.mode == "regular"
+            and not self.allow_loopback_targets
+        )
+
+    @property
     def exposure(self) -> str | None:
         """A warning when the proxy is reachable from other machines, else None."""
         if is_loopback(self.listen_host):
             return None
+        loopback = ""
+        if self.guards_loopback:
+            loopback = (
+                "; their requests to this machine's loopback (localhost, 127.0.0.1) are refused, "
+                "since --allow-loopback-targets lets other machines reach services bound to this "
+                "machine's loopback through the proxy"
+            )
+        elif self.mode == "regular":
+            loopback = (
+                "; --allow-loopback-targets lets other machines reach services bound to this "
+                "machine's loopback through the proxy"
+            )
         return (
             f"listening on {self.listen_host}, not only this machine: anyone who can reach "
-            "the port can use the proxy and have their traffic captured here; listen on "
-            "127.0.0.1 unless another device must connect"
+            f"the port can use the proxy and have their traffic captured here{loopback}; "
+            "listen on 127.0.0.1 unless another device must connect"
         )
 
 
@@ -132,6 +155,10 @@ class EmbeddedProxy:
         opts = options.Options()
         master = Master(opts, event_loop=asyncio.get_running_loop())
         master.addons.add(*proxy_addons())
+        if self.config.guards_loopback:
+            from wsinspect.capture.guard import LoopbackGuard
+
+            master.addons.add(LoopbackGuard())  # before the recorder: it sees the refusal
         master.addons.add(*self._addons)
         opts.update(
             mode=[self.config.mode],
