@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
+import time
 
 import pytest
 from websockets.client import ClientProtocol
@@ -15,9 +17,12 @@ from websockets.frames import Close, CloseCode, Frame, Opcode
 from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
 
+from tests.test_bombs import deflate_bomb, frame
 from wsinspect.capture.frames import Deflate, FrameSniffer
 from wsinspect.capture.limits import DEFAULT_LIMITS, Limits
 from wsinspect.model import WebSocketSummary
+
+DEFLATE_NO_CONTEXT = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
 
 
 def connected_pair(client_extensions=(), server_extensions=()):
@@ -209,3 +214,33 @@ def test_permessage_deflate_from_real_peers(client_factory, server_factory, cont
 def test_garbage_after_upgrade_is_counted_not_crashed_on():
     summary = sniff([("server", b"\xff" * 20 + os.urandom(1000))])
     assert summary.close is None  # nothing readable, nothing invented
+
+
+def test_identical_repeated_messages_keep_their_previews_with_context_takeover():
+    """They inflate ~80x (each one a copy of the last): far more than text, far less than a bomb."""
+    _, server, extensions = connected_pair(
+        [ClientPerMessageDeflateFactory()], [ServerPerMessageDeflateFactory()]
+    )
+    state = json.dumps([{"id": i, "name": f"item {i}", "ok": True} for i in range(250)])
+    chunks = []
+    for _ in range(2000):
+        server.send_text(state.encode())
+        chunks.append(("server", drain(server)))
+    assert 2000 * len(state) > 50 * sum(len(chunk) for _, chunk in chunks)
+    limits = Limits(preview_bytes=64, max_messages=2000)
+    summary = sniff(chunks, limits, Deflate.from_response_header(extensions))
+    assert [m.preview for m in summary.messages] == [state[:64]] * 2000
+
+
+@pytest.mark.parametrize("extensions", ["permessage-deflate", DEFLATE_NO_CONTEXT])
+def test_a_deflate_bomb_is_counted_exactly_and_costs_little(extensions):
+    bomb = deflate_bomb(512 << 20)  # 0.5 MB that inflate to 512 MiB
+    stream = frame(0xC2, bomb) + unmasked(Frame(Opcode.TEXT, b"ok"))  # 0xC2: RSV1 (compressed)
+    began = time.process_time()
+    summary = sniff([("server", stream)], deflate=Deflate.from_response_header(extensions))
+    assert time.process_time() - began < 0.3  # inflating it all: over a second
+    big, after = summary.messages
+    assert (big.length, big.compressed, big.truncated) == (len(bomb), True, True)
+    assert base64.b64decode(big.preview) == bytes(DEFAULT_LIMITS.preview_bytes)
+    assert (after.preview, after.truncated) == ("ok", False)
+    assert summary.counts.server_bytes == len(bomb) + 2

@@ -56,6 +56,8 @@ def _inflate(raw: bytes, size: int, wbits: int) -> bytes:
                 break  # trailing garbage after what decoded: keep what did
             raise _Undecodable from None
         if not inflater.eof:
+            if not out:
+                raise _Undecodable  # it ends before anything came out: a broken body
             break  # the limit was reached, or the body ends early: keep what came out
         data = inflater.unused_data
     return bytes(out)
@@ -88,6 +90,8 @@ def _brotli(raw: bytes, size: int) -> bytes:
     except brotli.error:
         if not out:
             raise _Undecodable from None
+    if not out and not decompressor.is_finished():
+        raise _Undecodable  # it ends before anything came out: a broken body
     return bytes(out[:size])
 
 
@@ -105,6 +109,8 @@ def _zstd(raw: bytes, size: int) -> bytes:
             if not piece:
                 break
             out += piece
+        if not out:  # an empty frame, or one cut short (the reader says nothing of that)
+            decompressor.decompress(raw, max_output_size=1)
     except zstandard.ZstdError:
         if not out:
             raise _Undecodable from None

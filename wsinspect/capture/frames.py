@@ -39,9 +39,9 @@ _INFLATE_STEP = 64 * 1024  # bound on inflated bytes held at once
 # With context takeover every byte must be inflated to follow the context, and inflating costs in
 # proportion to what comes out (zeros: ~2.6 ms per MB). So a direction may inflate at most this
 # many bytes per compressed byte it carried, plus a reserve for bursts; past that it is a bomb
-# (text inflates 3-20x, identical repeated messages ~100x, zeros 1000x) and its previews stop:
-# one deflate bomb then costs at most a few MB of inflating, however large it claims to be.
-_INFLATE_RATIO = 64
+# (text inflates 3-20x, identical repeated messages up to ~100x, zeros 1000x) and its previews
+# stop: a bomb costs a few MB of inflating, however large it claims to be.
+_INFLATE_RATIO = 128
 _INFLATE_RESERVE = 1 << 20
 _MAX_CONTROL_PAYLOAD = 125
 _SMALL_DATA_FRAME = frozenset({0x80 | OP_TEXT, 0x80 | OP_BINARY})  # FIN; RSV2, RSV3 clear
