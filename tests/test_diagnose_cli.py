@@ -61,7 +61,7 @@ async def test_json_and_markdown(tmp_path):
     assert [h["verdict"] for h in items] == ["error", "ok"]
     assert items[0]["findings"][0]["code"] == "origin-rejected"
     code, out, _ = await run_cli("diagnose", str(path), "--format", "markdown")
-    assert "| error | 403 | ws://127.0.0.1:8080/ws |" in out
+    assert "| error | 403 | `ws://127.0.0.1:8080/ws` |" in out
     assert "```go" in out
 
 

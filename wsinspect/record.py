@@ -21,6 +21,7 @@ from wsinspect.model import Handshake, Session
 from wsinspect.report import handshake_line
 from wsinspect.sessions import OutputError, save
 from wsinspect.sessions.autosave import Autosave
+from wsinspect.sessions.redact import redact_handshake, redact_text
 from wsinspect.text import printable
 
 
@@ -41,12 +42,21 @@ class LinePrinter:
     Lines go through a bounded queue to a writer thread: when whoever reads our standard output
     stops reading, lines are dropped and counted, and the proxy goes on at full speed (a blocked
     ``print`` would stall the event loop the proxy runs on). The session file has them all.
+    Standard output ends up in CI logs and terminals shared on screen: secrets are redacted as in
+    the file, unless ``redact`` is off (``--no-redact``).
     """
 
     def __init__(
-        self, fd: int, stop_after: int | None, stop: asyncio.Event, backlog: int = 10_000
+        self,
+        fd: int,
+        stop_after: int | None,
+        stop: asyncio.Event,
+        backlog: int = 10_000,
+        *,
+        redact: bool = True,
     ) -> None:
         self.fd = fd
+        self.redact = redact
         self.stop_after = stop_after
         self.stop = stop
         self.answered: set[str] = set()
@@ -56,8 +66,9 @@ class LinePrinter:
         self._writer.start()
 
     def handshake_answered(self, handshake: Handshake) -> None:
+        shown = redact_handshake(handshake) if self.redact else handshake
         try:
-            self._lines.put_nowait(handshake_line(handshake).encode("utf-8") + b"\n")
+            self._lines.put_nowait(handshake_line(shown).encode("utf-8") + b"\n")
         except queue.Full:
             self.dropped += 1
         self.answered.add(handshake.id)  # once, even when an answer follows "no answer"
@@ -95,11 +106,18 @@ class LinePrinter:
 
 class _WarningsToStderr(logging.Handler):
     """mitmproxy's warnings (an untrusted CA, a dead upstream) and ours (a refused client) are
-    worth a line on stderr."""
+    worth a line on stderr; a URL in one may carry a token."""
+
+    def __init__(self, level: int, *, redact: bool = True) -> None:
+        super().__init__(level)
+        self.redact = redact
 
     def emit(self, record: logging.LogRecord) -> None:
         source = record.name.partition(".")[0]
-        print(f"{source}: {printable(record.getMessage())}", file=sys.stderr, flush=True)
+        message = record.getMessage()
+        if self.redact:
+            message = redact_text(message)
+        print(f"{source}: {printable(message)}", file=sys.stderr, flush=True)
 
 
 def _say(message: str) -> None:
@@ -110,7 +128,7 @@ async def run_record(options: RecordOptions) -> int:
     stop = asyncio.Event()
     session = Session(created=time.time(), proxy=options.proxy.describe())
     sys.stdout.flush()
-    printer = LinePrinter(sys.stdout.fileno(), options.count, stop)
+    printer = LinePrinter(sys.stdout.fileno(), options.count, stop, redact=options.redact)
     recorder = Recorder(session, [printer], options.limits)
     proxy = EmbeddedProxy(options.proxy, [recorder])
     await proxy.start()  # ProxyError goes to the caller: nothing captured yet, nothing to save
@@ -123,7 +141,7 @@ async def run_record(options: RecordOptions) -> int:
         on_recovered=_say,
     )
     autosave.start()
-    handler = _WarningsToStderr(logging.WARNING)
+    handler = _WarningsToStderr(logging.WARNING, redact=options.redact)
     for source in ("mitmproxy", "wsinspect"):
         logging.getLogger(source).addHandler(handler)
     loop = asyncio.get_running_loop()

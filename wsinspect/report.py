@@ -6,6 +6,7 @@ Everything captured passes through ``printable`` before it reaches a terminal.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -90,27 +91,90 @@ def printable_lines(lines: list[str]) -> str:
 
 
 def markdown(handshakes: Iterable[Handshake]) -> str:
-    """A report to paste into a ticket: a summary table, then each failed handshake in full."""
+    """A report to paste into a ticket: a summary table, then each failed handshake in full.
+
+    Nothing captured can add a link, an image or HTML to the ticket: captured values are code
+    spans or fenced blocks (never linked by any renderer), and prose that quotes them is escaped.
+    """
     from wsinspect.diagnose import rule_page
 
     items = list(handshakes)
     out = ["# WebSocket handshakes", "", summary(items), ""]
     out += ["| verdict | status | URL | Origin | stack | finding |", "|---|---|---|---|---|---|"]
     for h in items:
-        stack = h.stack.name if h.stack else ""
-        cells = [h.verdict, status_text(h), h.url, h.origin or "", stack, top_finding(h)]
-        out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        stack = md_text(h.stack.name) if h.stack else ""
+        cells = [
+            md_text(h.verdict),
+            status_text(h),
+            _in_table(md_code(h.url)),
+            _in_table(md_code(h.origin or "")),
+            stack,
+            md_text(top_finding(h)),
+        ]
+        out.append("| " + " | ".join(cells) + " |")
     for h in items:
         if not h.findings:
             continue
-        out += ["", f"## {status_text(h)} {h.url}", "", f"What happened: {what_happened(h)}", ""]
+        out += ["", f"## {status_text(h)} {md_code(h.url)}", ""]
+        out += [f"What happened: {md_text(what_happened(h))}", ""]
         for finding in h.findings:
-            out += [f"### {finding.code}: {finding.title}", "", finding.explanation, ""]
-            out += [f"- **{name}**: `{value}`" for name, value in finding.evidence.items()]
+            out += [f"### {md_text(finding.code)}: {md_text(finding.title)}", ""]
+            out += [md_text(finding.explanation), ""]
+            out += [f"- **{md_text(name)}**: {md_code(v)}" for name, v in finding.evidence.items()]
             for fix in finding.fixes:
-                out += ["", f"Fix for {fix.stack}:", "", f"```{fix.language}", fix.snippet, "```"]
-            out += ["", f"See [{finding.code}]({rule_page(finding.code)})."]
+                out += ["", f"Fix for {md_text(fix.stack)}:", ""]
+                out += md_fenced(fix.snippet, fix.language)
+            if _RULE_CODE.fullmatch(finding.code):
+                out += ["", f"See [{finding.code}]({rule_page(finding.code)})."]
     return "\n".join(out) + "\n"
+
+
+# -- Markdown that captured text cannot escape -----------------------------------------------------
+
+_RULE_CODE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # a code of ours, safe in a link
+# Escaped wherever they are: what makes links, images, HTML, entities, emphasis, code spans,
+# table cells, headings and math; and what lets a renderer turn a bare URL, domain or address
+# into a link (the ":" of "://", a dot inside a name, "@").
+_MD_SPECIAL = re.compile(r"[\\`*_\[\]<>!&|~#$@]|:(?=/)|\.(?=\w)")
+# What starts a list, a quote or a setext heading when it begins a line.
+_MD_LINE_START = re.compile(r"^(?:[-+=>]|\d{1,9}(?=[.)]))")
+
+
+def md_text(value: str) -> str:
+    """Captured text within prose, on one line, read as the very characters it holds."""
+    text = _MD_SPECIAL.sub(lambda m: "\\" + m.group(), printable(value).lstrip())
+    return _MD_LINE_START.sub(_escape_line_start, text)
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    marker = match.group()
+    return "\\" + marker if not marker.isdigit() else marker + "\\"
+
+
+def md_code(value: str) -> str:
+    """A code span holding ``value`` literally: its fence is longer than any run of backticks in
+    it, so nothing inside can close it."""
+    text = printable(value)
+    if not text:
+        return ""
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    edge = text[0] == "`" or text[-1] == "`" or (text[0] == text[-1] == " " and text.strip())
+    pad = " " if edge else ""  # a renderer strips one space from each side
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _in_table(cell: str) -> str:
+    """GFM splits a row on every unescaped pipe, even inside a code span."""
+    return cell.replace("|", "\\|")
+
+
+def md_fenced(content: str, language: str) -> list[str]:
+    """A fenced code block whose fence no line of ``content`` can close."""
+    lines = ["\t".join(map(printable, line.split("\t"))) for line in content.splitlines()]
+    longest = max(map(len, re.findall("`+", content)), default=0)
+    fence = "`" * max(3, longest + 1)
+    info = re.sub(r"[^A-Za-z0-9_+-]", "", language)
+    return [fence + info, *lines, fence]
 
 
 def what_happened(h: Handshake) -> str:
@@ -127,10 +191,6 @@ def what_happened(h: Handshake) -> str:
         by_side = f" by the {ws.close.by}" if ws.close.by else ""
         return f"{answer}; the WebSocket opened and was closed{by_side} with {code}."
     return f"{answer}; the WebSocket opened."
-
-
-def _cell(value: str) -> str:
-    return printable(value).replace("|", "\\|")
 
 
 def as_json(handshakes: Iterable[Handshake]) -> str:
