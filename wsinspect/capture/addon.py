@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 ANSWER_TIMEOUT = 10.0  # seconds without an answer before an attempt is reported as unanswered
 CLIENT_LEFT = "Client disconnected."  # mitmproxy's words when the client goes first
+REFUSED = "wsinspect_refused"  # flow.metadata key: the proxy itself refused the request
 
 
 class Listener(Protocol):
@@ -46,6 +47,8 @@ class Listener(Protocol):
 
 
 def is_upgrade_attempt(flow: http.HTTPFlow) -> bool:
+    if REFUSED in flow.metadata:  # not a server's answer: capture/guard.py logs it instead
+        return False
     upgrade = flow.request.headers.get("upgrade", "")
     return any(t.strip().lower() == "websocket" for t in upgrade.split(","))
 

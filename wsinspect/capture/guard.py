@@ -5,7 +5,8 @@ a database, an admin page. A proxy listening beyond loopback (``--listen-host 0.
 otherwise fetch ``http://127.0.0.1:6379`` or tunnel ``CONNECT localhost:5432`` for anyone who
 can reach its port. So, for clients whose address is not loopback, a loopback destination is
 answered 403 — named literally (``localhost``, ``127.0.0.0/8``, ``::1``, ``0.0.0.0``) or by a
-name that resolves to one — unless ``--allow-loopback-targets``. A refusal is a log line.
+name that resolves to one — unless ``--allow-loopback-targets``. A refusal is a log line, not a
+handshake in the session: no server answered it.
 
 A name whose DNS answer changes between our look-up and mitmproxy's connect (DNS rebinding
 within seconds) is not caught; literal addresses and ordinary names are.
@@ -19,9 +20,10 @@ import logging
 import socket
 from typing import TYPE_CHECKING
 
+from wsinspect.capture.addon import REFUSED
+
 if TYPE_CHECKING:
     from mitmproxy import connection, http
-    from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
 REFUSAL = (
     "wsinspect: loopback targets are refused for clients from other machines; "
@@ -73,52 +75,56 @@ def from_elsewhere(client: connection.Client) -> bool:
     return address is not None and not address.is_loopback
 
 
-def _where(client: connection.Client) -> str:
-    host, port = client.peername[0], client.peername[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+async def resolves_to_loopback(host: str, port: int) -> bool:
+    """Whether a name's addresses include a loopback one (``localtest.me``, /etc/hosts)."""
+    if _address(host) is not None:
+        return False  # an address as written: names_loopback judges it
+    try:
+        answers = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return False  # mitmproxy will say it cannot resolve the name
+    resolved = [_address(str(answer[4][0])) for answer in answers]
+    return any(address is not None and _is_local(address) for address in resolved)
 
 
 class LoopbackGuard:
     """A mitmproxy addon; see the module's docstring. Loaded only when the proxy listens beyond
     loopback in regular mode (a reverse proxy's target is the user's own choice)."""
 
-    def http_connect(self, flow: http.HTTPFlow) -> None:
-        self._refuse_named(flow)
+    def __init__(self) -> None:
+        self._tunnels: set[tuple[str, str, int]] = set()  # (client, host, port) let through
 
-    def requestheaders(self, flow: http.HTTPFlow) -> None:
-        self._refuse_named(flow)
+    async def http_connect(self, flow: http.HTTPFlow) -> None:
+        if await self._judge(flow):
+            self._tunnels.add((flow.client_conn.id, flow.request.host, flow.request.port))
 
-    def _refuse_named(self, flow: http.HTTPFlow) -> None:
+    async def requestheaders(self, flow: http.HTTPFlow) -> None:
+        """Plain HTTP through the proxy, and requests in a tunnel (judged once, at CONNECT)."""
+        if (flow.client_conn.id, flow.request.host, flow.request.port) not in self._tunnels:
+            await self._judge(flow)
+
+    def client_disconnected(self, client: connection.Client) -> None:
+        self._tunnels = {tunnel for tunnel in self._tunnels if tunnel[0] != client.id}
+
+    async def _judge(self, flow: http.HTTPFlow) -> bool:
+        """Whether the request may go on; if not, it is answered 403 and logged."""
         if flow.response is not None or not from_elsewhere(flow.client_conn):
-            return
-        if names_loopback(flow.request.host):
-            from mitmproxy import http
+            return True
+        host, port = flow.request.host, flow.request.port
+        if not names_loopback(host) and not await resolves_to_loopback(host, port):
+            return True
+        from mitmproxy import http
 
-            target = f"{flow.request.method} {flow.request.pretty_host}:{flow.request.port}"
-            self._said(target, flow.client_conn)
-            flow.response = http.Response.make(
-                403, REFUSAL + "\n", {"Content-Type": "text/plain; charset=utf-8"}
-            )
-
-    async def server_connect(self, data: ServerConnectionHookData) -> None:
-        """A name that resolves to loopback (``localtest.me``, an /etc/hosts entry)."""
-        if data.server.address is None or not from_elsewhere(data.client):
-            return
-        host, port = data.server.address[0], data.server.address[1]
-        if _address(host) is not None:
-            return  # an address as written: judged by the hooks above
-        try:
-            answers = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
-            )
-        except OSError:
-            return  # mitmproxy will say it cannot resolve the name
-        resolved = [_address(str(answer[4][0])) for answer in answers]
-        if any(address is not None and _is_local(address) for address in resolved):
-            self._said(f"connection to {host}:{port} (a loopback address)", data.client)
-            data.server.error = REFUSAL
+        self._said(f"{flow.request.method} {flow.request.pretty_host}:{port}", flow)
+        flow.metadata[REFUSED] = True  # no handshake to record: no server answered
+        flow.response = http.Response.make(
+            403, REFUSAL + "\n", {"Content-Type": "text/plain; charset=utf-8"}
+        )
+        return False
 
     @staticmethod
-    def _said(target: str, client: connection.Client) -> None:
+    def _said(target: str, flow: http.HTTPFlow) -> None:
+        peer = flow.client_conn.peername
+        client = f"[{peer[0]}]:{peer[1]}" if ":" in peer[0] else f"{peer[0]}:{peer[1]}"
         reason = REFUSAL.removeprefix("wsinspect: ")
-        log.warning(f"refused {target} from {_where(client)}: {reason}")
+        log.warning(f"refused {target} from {client}: {reason}")

@@ -57,9 +57,9 @@ class ProxyConfig:
         loopback = ""
         if self.guards_loopback:
             loopback = (
-                "; their requests to this machine's loopback (localhost, 127.0.0.1) are refused, "
-                "since --allow-loopback-targets lets other machines reach services bound to this "
-                "machine's loopback through the proxy"
+                "; their requests to this machine's loopback (localhost, 127.0.0.1) are refused "
+                "(--allow-loopback-targets would let other machines reach services bound to this "
+                "machine's loopback through the proxy)"
             )
         elif self.mode == "regular":
             loopback = (
