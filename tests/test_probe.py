@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 
 from websockets.asyncio.server import serve
@@ -10,7 +11,7 @@ from websockets.asyncio.server import serve
 from tests.conftest import until
 from tests.helpers import run_cli, start_record
 from tests.servers import free_port, go_server, node_script, process_server
-from tests.test_tui import SIZE, shown
+from tests.test_tui import SIZE, screen_text, shown
 from wsinspect import diagnose
 from wsinspect.model import Handshake, Headers, Request, Session
 from wsinspect.probe import ProbeReport, Target, probe, variants
@@ -212,6 +213,8 @@ async def test_unreachable_and_bad_input_are_one_line_and_exit_2():
         ([f"ws://127.0.0.1:{port}/"], "cannot reach"),
         (["http://example.com/"], "ws:// or wss://"),
         (["ws://127.0.0.1:1/", "-H", "no colon"], "expected 'Name: value'"),
+        (["ws://127.0.0.1:99999/"], "not a WebSocket URL"),
+        (["ws://[::1/"], "not a WebSocket URL"),
     ):
         code, out, err = await run_cli("probe", *args)
         assert code == 2, (args, err)
@@ -263,3 +266,92 @@ async def test_a_refusal_that_is_not_about_the_origin_is_called_so():
         "refuses every variant, with any Origin and without (unauthorized): the refusal is not "
         "about the Origin"
     ]
+
+
+# -- credentials ----------------------------------------------------------------------------
+
+
+def recording(seen: list[tuple[str, Headers]]):
+    """A server's ``process_request`` that keeps the path and headers of every handshake."""
+
+    def record(connection, request) -> None:
+        seen.append((request.path, Headers(request.headers.raw_items())))
+
+    return record
+
+
+async def test_url_userinfo_is_sent_only_with_credentials():
+    seen: list[tuple[str, Headers]] = []
+    async with serve(echo, "127.0.0.1", 0, process_request=recording(seen)) as server:
+        url = f"ws://alice:pa55word@127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+        code, out, err = await run_cli("probe", url, "--format", "json")
+        without = list(seen)
+        seen.clear()
+        await run_cli("probe", url, "--with-credentials")
+    assert code == 0, err
+    assert without and all(not headers.has("Authorization") for _, headers in without)
+    assert json.loads(out)["not_sent"] == ["the URL's user:password"]
+    basic = "Basic " + base64.b64encode(b"alice:pa55word").decode()
+    assert seen and all(headers.get("Authorization") == basic for _, headers in seen)
+
+
+async def test_dashboard_probe_leaves_captured_secrets_out_unless_asked_and_hides_them():
+    secret = "abc123xyz"
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+    seen: list[tuple[str, Headers]] = []
+    async with serve(echo, "127.0.0.1", 0, process_request=recording(seen)) as server:
+        port = server.sockets[0].getsockname()[1]
+        url = f"ws://127.0.0.1:{port}/chat;jsessionid={secret}?room=1&token={secret}"
+        headers = [
+            ("Host", f"127.0.0.1:{port}"),
+            ("Origin", PAGE),
+            ("X-Auth-Token", secret),
+            ("Api-Key", f"k-{secret}"),
+            ("Cookie", f"sid={secret}"),
+            ("Sec-WebSocket-Protocol", f"access_token, {jwt}, chat"),
+            ("Accept-Language", "en"),
+        ]
+        captured = Handshake(
+            id="h0", started=0.0, url=url, request=Request(headers=Headers(headers))
+        )
+        captured.error = "refused"
+        session = Session(created=0.0)
+        session.add(diagnose.apply(captured))
+        app = WsinspectApp(session=session)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("t")
+            await until(lambda: "policy:" in shown(app, "detail-probe"), timeout=10)
+            without = list(seen)
+            tab = shown(app, "detail-probe")
+            seen.clear()
+            app.action_probe_with_credentials()
+            await until(lambda: "since the last probe" in shown(app, "detail-probe"), timeout=10)
+            await pilot.pause()
+            on_screen = screen_text(app)
+
+    sent = "\n".join(f"{path} {list(h)}" for path, h in without)
+    assert secret not in sent and jwt not in sent
+    assert all(path == "/chat?room=1" for path, _ in without)
+    assert all(h.get("Accept-Language") == "en" for _, h in without)  # the rest goes as captured
+    assert (
+        "not sent: X-Auth-Token, Api-Key, Cookie, URL parameter jsessionid, URL parameter "
+        "token, a token offered as a subprotocol" in tab.replace("\n", " ")
+    )
+    # Asked for: everything as captured. The screen still hides it (redaction is on).
+    assert all(path == f"/chat;jsessionid={secret}?room=1&token={secret}" for path, _ in seen)
+    assert all(h.get("X-Auth-Token") == secret and h.get("Cookie") for _, h in seen)
+    assert any(jwt in h.get("Sec-WebSocket-Protocol", "") for _, h in seen)
+    assert secret not in on_screen and jwt not in on_screen
+
+
+async def test_dashboard_probe_of_a_url_websockets_cannot_open_says_so():
+    """A loaded file can hold any URL: the probe reports it instead of ending the dashboard."""
+    captured = Handshake(id="h0", started=0.0, url="ws://127.0.0.1:99999/chat", request=Request())
+    captured.error = "refused"
+    session = Session(created=0.0)
+    session.add(diagnose.apply(captured))
+    app = WsinspectApp(session=session)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("t")
+        await until(lambda: "not a WebSocket URL" in shown(app, "detail-probe"))
+        assert app.return_code is None

@@ -4,30 +4,42 @@ A capture shows what one handshake got; the probe asks the server the neighbouri
 page's own origin, no Origin, a foreign one, ``null``, each subprotocol alone and none — so the
 policy can be read off the answers (``diagnose/policy.py``). It is careful with the server: only
 the URL it is given, a bounded number of requests one after another, each with a timeout, every
-WebSocket closed with 1000 right after the handshake, no message sent, and no cookies or
-Authorization unless asked for.
+WebSocket closed with 1000 right after the handshake, no message sent, and no credentials unless
+asked for: not the Cookie and Authorization headers, nor the user:password of the URL (websockets
+would send it as ``Authorization: Basic``), nor, for a handshake taken from a capture, anything
+else the redaction policy hides (X-Auth-Token, Api-Key, ``?token=``, a token offered as a
+subprotocol): the person probing did not type those, someone's browser sent them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidURI
 from websockets.typing import Origin, Subprotocol
+from websockets.uri import parse_uri
 
 from wsinspect import __version__, diagnose
 from wsinspect.capture.limits import BODY_LIMIT
 from wsinspect.diagnose import SEVERITY_RANK
 from wsinspect.diagnose.policy import Statement, Trial, Variant, infer
 from wsinspect.model import Handshake, Headers, Request, Response, Verdict
+from wsinspect.sessions.redact import (
+    KUBERNETES_BEARER,
+    TOKEN_CARRIERS,
+    is_secret_header,
+    is_secret_param,
+    redact_text,
+)
 
 FOREIGN_ORIGIN = "https://wsinspect-probe.example"  # a reserved name (RFC 2606): nobody's site
 MOST = 8  # origins, and subprotocols, tried at most: the probe stays a handful of requests
@@ -67,6 +79,7 @@ class Target:
     proxy: str | None = None
     timeout: float = 5.0
     verify_tls: bool = True
+    captured: bool = False  # taken from a capture: whatever the redaction hides is a credential
 
     @classmethod
     def of(cls, handshake: Handshake, with_credentials: bool = False, **options: Any) -> Target:
@@ -78,6 +91,7 @@ class Target:
             subprotocols=tuple(handshake.offered_subprotocols),
             headers=tuple(handshake.request.headers),
             with_credentials=with_credentials,
+            captured=True,
             **options,
         )
 
@@ -85,19 +99,43 @@ class Target:
     def carries_cookies(self) -> bool:
         return any(name.lower() == "cookie" for name, _ in self.headers)
 
+    def sent_url(self) -> str:
+        """The URL as sent: without credentials unless asked (see the module's docstring)."""
+        return self.url if self.with_credentials else _public_url(self.url, self.captured)[0]
+
     def sent_headers(self) -> list[tuple[str, str]]:
         return [
             (name, value)
             for name, value in self.headers
             if name.lower() not in OWN_HEADERS
-            and (self.with_credentials or name.lower() not in CREDENTIALS)
+            and (self.with_credentials or not self._credential(name, value))
         ]
 
+    def sent_subprotocols(self) -> tuple[str, ...]:
+        """The offered subprotocols, without a token passed as one (``access_token, eyJ…``)."""
+        if self.with_credentials or not self.captured:
+            return self.subprotocols
+        tokens = _token_subprotocols(self.subprotocols)
+        return tuple(p for p in self.subprotocols if p not in tokens)
+
     def left_out(self) -> list[str]:
-        """Names of the credentials not sent, to say so."""
+        """What was not sent, to say so: header names, and what of the URL and subprotocols."""
         if self.with_credentials:
             return []
-        return list(dict.fromkeys(n for n, _ in self.headers if n.lower() in CREDENTIALS))
+        names = [
+            name
+            for name, value in self.headers
+            if name.lower() not in OWN_HEADERS and self._credential(name, value)
+        ]
+        names += _public_url(self.url, self.captured)[1]
+        if self.captured and _token_subprotocols(self.subprotocols):
+            names.append("a token offered as a subprotocol")
+        return list(dict.fromkeys(names))
+
+    def _credential(self, name: str, value: str) -> bool:
+        if name.lower() in CREDENTIALS:
+            return True
+        return self.captured and (is_secret_header(name) or redact_text(value) != value)
 
 
 @dataclass(slots=True)
@@ -113,6 +151,51 @@ class ProbeReport:
         return max(severities, key=lambda verdict: SEVERITY_RANK.get(verdict, 0))
 
 
+def _public_url(url: str, captured: bool) -> tuple[str, list[str]]:
+    """The URL without its credentials, and what was taken out: the user:password; for a
+    captured URL, the secret query and matrix parameters too."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # websockets refuses it too, and the probe says so
+        return url, []
+    hidden = ["the URL's user:password"] if "@" in parts.netloc else []
+    netloc = parts.netloc.rpartition("@")[2]
+    if not captured:
+        return urlunsplit(parts._replace(netloc=netloc)), hidden
+    segments = [_public_params(segment, ";", skip=1) for segment in parts.path.split("/")]
+    query, in_query = _public_params(parts.query, "&")
+    hidden += [f"URL parameter {name}" for _, names in segments for name in names]
+    hidden += [f"URL parameter {name}" for name in in_query]
+    path = "/".join(segment for segment, _ in segments)
+    return urlunsplit(parts._replace(netloc=netloc, path=path, query=query)), hidden
+
+
+def _public_params(text: str, separator: str, skip: int = 0) -> tuple[str, list[str]]:
+    """``name=value`` pairs joined by ``separator`` without the secret ones, and the names of
+    those (the first ``skip`` pieces are not pairs: a path segment before its ``;params``)."""
+    if "=" not in text:
+        return text, []
+    pieces = text.split(separator)
+    kept, hidden = pieces[:skip], []
+    for piece in pieces[skip:]:
+        name, _, value = piece.partition("=")
+        if value and (is_secret_param(name) or redact_text(value) != value):
+            hidden.append(name)
+        else:
+            kept.append(piece)
+    return separator.join(kept), hidden
+
+
+def _token_subprotocols(offered: tuple[str, ...]) -> set[str]:
+    """Offered "subprotocols" that are tokens: the one after ``access_token`` and the like, a
+    JWT, a Kubernetes bearer token."""
+    tokens = {p for p in offered if redact_text(p) != p or p.startswith(KUBERNETES_BEARER)}
+    for previous, token in itertools.pairwise(offered):
+        if previous.lower() in TOKEN_CARRIERS:
+            tokens.add(token)
+    return tokens
+
+
 def same_origin(url: str) -> str:
     """The Origin a page served from the WebSocket's own host would send."""
     parts = urlsplit(url)
@@ -125,13 +208,26 @@ def same_origin(url: str) -> str:
     return f"{scheme}://{host}{port}"
 
 
+def _check(url: str) -> None:
+    """A URL websockets cannot open (a bad port, a broken IPv6 address) is one line for the
+    user, not a traceback."""
+    try:
+        parse_uri(url)
+    except (InvalidURI, ValueError) as e:
+        raise Unreachable(f"not a WebSocket URL: {url} ({e})") from None
+
+
 def variants(target: Target) -> list[Variant]:
     """Every variant to send, the handshake as given first; repeats are sent once."""
-    offered = target.subprotocols[:MOST]
+    offered = target.sent_subprotocols()[:MOST]
     given = target.origins[0] if target.origins else None
+    try:
+        own = [Variant("same-origin", same_origin(target.url), offered)]
+    except ValueError:  # not a URL: probe() says so before sending anything
+        own = []
     candidates = [
         Variant("as given", given, offered),
-        Variant("same-origin", same_origin(target.url), offered),
+        *own,
         *(Variant("listed Origin", o, offered) for o in target.origins[1:MOST]),
         Variant("no Origin", None, offered),
         Variant("foreign Origin", FOREIGN_ORIGIN, offered),
@@ -152,11 +248,12 @@ def variants(target: Target) -> list[Variant]:
 
 async def probe(target: Target, progress: Callable[[Trial], None] | None = None) -> ProbeReport:
     """Send every variant, one after another; raises Unreachable when the first gets no answer."""
+    _check(target.sent_url())
     trials: list[Trial] = []
     for variant in variants(target):
         handshake = diagnose.apply(await send(target, variant))
         if not trials and handshake.response is None:
-            raise Unreachable(f"cannot reach {target.url}: {handshake.error}")
+            raise Unreachable(f"cannot reach {target.sent_url()}: {handshake.error}")
         trials.append(Trial(variant, handshake))
         if progress is not None:
             progress(trials[-1])
@@ -184,7 +281,7 @@ async def send(target: Target, variant: Variant) -> Handshake:
     error: str | None = None
     try:
         websocket = await _Connect(
-            target.url,
+            target.sent_url(),
             origin=None if variant.origin is None else Origin(variant.origin),
             subprotocols=[Subprotocol(p) for p in variant.subprotocols] or None,
             additional_headers=target.sent_headers(),
@@ -212,7 +309,7 @@ async def send(target: Target, variant: Variant) -> Handshake:
         id=f"probe-{started:.6f}",
         started=started,
         answered=answered if response is not None else None,
-        url=target.url,
+        url=target.sent_url(),
         request=Request(headers=_headers(request.headers.raw_items() if request else [])),
         response=None if response is None else _response(response),
         error=None if response is not None else error,
