@@ -378,7 +378,7 @@ def _header_value(name: str, value: str, secrets: Sequence[str]) -> str:
     if not value:
         return value
     if is_secret_header(name):
-        return REDACTED
+        return value if value == REDACTED else REDACTED
     if name.lower() == "sec-websocket-protocol":
         redacted = _redact_subprotocols(value)
         if redacted != value:
