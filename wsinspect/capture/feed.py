@@ -161,6 +161,7 @@ class FeedSender:
                 return None
             uid = peer_uid(writer.get_extra_info("socket"))
             if uid is None or _trusted(uid):
+                self.refusal = None  # a refusal later is worth saying again
                 return writer
             writer.close()
             problem = f"the process listening there runs as {_owner(uid)}, not as you"
