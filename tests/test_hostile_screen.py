@@ -58,7 +58,7 @@ def hostile_session(port: int, dead_port: int, directory: Path) -> Session:
         403,
         [("Content-Type", "text/plain"), ("X-Note", f"{LINK} {ESCAPES}")],
         f"{screenshot_markup(directory)} {HOSTILE} {ESCAPES}\n",
-        url=f"ws://127.0.0.1:{port}/{QUIT}",
+        url=f"ws://127.0.0.1:{port}/{QUIT}\x1b[2J",  # quoted by fixes too
         origin=f"http://{STYLED}.test",
         extra=[("X-Client", HOSTILE)],
     )
@@ -124,7 +124,7 @@ async def test_markup_and_escapes_are_drawn_as_text_in_every_view(tmp_path, monk
             assert_literal(
                 app,
                 "http://[reverse]Rev[/reverse] [bold red]Bold.test",
-                "/[@click=app.quit]Bye[/]:",
+                "/[@click=app.quit]Bye[/]\\x1b[2J:",  # the toast
             )
 
             await pilot.click(HandshakeList, offset=(2, 2))  # the upgraded one

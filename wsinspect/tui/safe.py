@@ -22,6 +22,11 @@ def literal(text: str, style: StyleType = "") -> Text:
     return Text(printable(text), style=style)
 
 
+def printable_lines(text: str) -> str:
+    """Several lines of captured text (a fix quoting a path) printable, line breaks kept."""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
 def on_screen(handshake: Handshake, redact: bool) -> Handshake:
     """The handshake as the screen may show it."""
     return redact_handshake(handshake) if redact else handshake
