@@ -137,9 +137,8 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
 def _redact_member(match: re.Match[str]) -> str:
     if not match.group("value") or not is_secret_key(match.group("name")):
         return match.group()
-    start, end = match.span("value")
-    whole = match.group()
-    return whole[: start - match.start()] + REDACTED + whole[end - match.start() :]
+    text, (start, end) = match.string, match.span("value")
+    return text[match.start() : start] + REDACTED + text[end : match.end()]
 
 
 def redact_url(url: str) -> str:
@@ -222,6 +221,14 @@ def _suspicious(data: bytes) -> bool:
     return any(word in lowered for word in _SUSPECT_WORDS)
 
 
+def _echoing(messages: Sequence[Message], blob: bytes, secrets: Sequence[str]) -> list[Message]:
+    """The messages that repeat a secret found elsewhere (a cookie's value, the URL's token)."""
+    echoed = [s.encode("utf-8", "surrogateescape") for s in secrets]
+    if not any(s in blob for s in echoed):
+        return []
+    return [m for m in messages if any(s in m.data for s in echoed)]
+
+
 def _all_headers(handshake: Handshake) -> list[tuple[str, str]]:
     headers = list(handshake.request.headers)
     if handshake.response is not None:
@@ -232,9 +239,8 @@ def _all_headers(handshake: Handshake) -> list[tuple[str, str]]:
 def _header_secrets(name: str, value: str) -> list[str]:
     lowered = name.lower()
     if lowered == "sec-websocket-protocol":
-        return [t for t in _split_list(value) if _redact_subprotocol(t, None) != t] + [
-            t for prev, t in _pairs(_split_list(value)) if prev.lower() in TOKEN_CARRIERS
-        ]
+        offered, shown = _split_list(value), _split_list(_redact_subprotocols(value))
+        return [token for token, redacted in zip(offered, shown, strict=True) if token != redacted]
     if not is_secret_header(name) or not value:
         return []
     found = [value.strip()]
@@ -300,10 +306,6 @@ def _split_list(value: str) -> list[str]:
     return [t.strip() for t in value.split(",") if t.strip()]
 
 
-def _pairs(items: list[str]) -> list[tuple[str, str]]:
-    return list(itertools.pairwise(items))
-
-
 # -- redacting a handshake -----------------------------------------------------------------------
 
 
@@ -324,12 +326,7 @@ def redact_handshake(handshake: Handshake) -> Handshake:
     blob = _blob(messages)
     suspects = _suspects(messages, blob)
     secrets = secrets_of(handshake, suspects)
-    echoed = [s.encode("utf-8", "surrogateescape") for s in secrets]
-    targets = suspects + [
-        m
-        for m in (messages if any(s in blob for s in echoed) else ())
-        if any(s in m.data for s in echoed)
-    ]
+    targets = suspects + _echoing(messages, blob, secrets)
     changes = {
         "url": _text(handshake.url, secrets),
         "request": _request(handshake.request, secrets),
@@ -380,10 +377,13 @@ def _header_value(name: str, value: str, secrets: Sequence[str]) -> str:
     if is_secret_header(name):
         return value if value == REDACTED else REDACTED
     if name.lower() == "sec-websocket-protocol":
-        redacted = _redact_subprotocols(value)
-        if redacted != value:
-            return _text(redacted, secrets)
+        return _subprotocols_text(value, secrets)
     return _text(value, secrets)
+
+
+def _subprotocols_text(value: str, secrets: Sequence[str]) -> str:
+    redacted = _text(_redact_subprotocols(value), secrets)
+    return value if redacted == value else redacted
 
 
 def _redact_subprotocols(value: str) -> str:
@@ -427,12 +427,8 @@ def _websocket(
 ) -> WebSocketSummary | None:
     if ws is None:
         return None
-    subprotocol = ws.subprotocol
-    if subprotocol is not None:
-        redacted = _text(_redact_subprotocols(subprotocol), secrets)
-        subprotocol = subprotocol if redacted == subprotocol else redacted
     changes = {
-        "subprotocol": subprotocol,
+        "subprotocol": ws.subprotocol and _subprotocols_text(ws.subprotocol, secrets),
         "messages": _messages_redacted(ws.messages, secrets, targets),
         "close": _close(ws.close, secrets),
     }
