@@ -23,8 +23,10 @@ def literal(text: str, style: StyleType = "") -> Text:
 
 
 def printable_lines(text: str) -> str:
-    """Several lines of captured text (a fix quoting a path) printable, line breaks kept."""
-    return "\n".join(printable(line) for line in text.split("\n"))
+    """Several lines of text quoting captured text (a fix quoting a path) made printable; line
+    breaks and tabs are kept (Go fixes are indented with tabs)."""
+    lines = text.split("\n")
+    return "\n".join("\t".join(map(printable, line.split("\t"))) for line in lines)
 
 
 def on_screen(handshake: Handshake, redact: bool) -> Handshake:
