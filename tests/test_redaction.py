@@ -345,6 +345,11 @@ def test_redaction_copies_only_what_changes():
     assert original.websocket.messages[7].data == b'{"token":"hunter22"}'
 
 
+def test_a_crafted_url_is_redacted_whole():
+    crafted = Handshake(id="c", started=0.0, url="ws://h/`'\"?token=abcdef123&room=1")
+    assert redact_handshake(crafted).url == f"ws://h/`'\"?token={REDACTED}&room=1"
+
+
 def test_a_session_is_copied_not_changed():
     from wsinspect.sessions.redact import redact_session
 

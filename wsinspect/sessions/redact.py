@@ -328,7 +328,7 @@ def redact_handshake(handshake: Handshake) -> Handshake:
     secrets = secrets_of(handshake, suspects)
     targets = suspects + _echoing(messages, blob, secrets)
     changes = {
-        "url": _text(handshake.url, secrets),
+        "url": _url_text(handshake.url, secrets),
         "request": _request(handshake.request, secrets),
         "response": _response(handshake.response, secrets),
         "error": _optional_text(handshake.error, secrets),
@@ -358,6 +358,12 @@ def _text(text: str, secrets: Sequence[str]) -> str:
     """``text`` itself (the same object) when nothing in it is secret."""
     redacted = redact_text(text, secrets)
     return text if redacted == text else redacted
+
+
+def _url_text(url: str, secrets: Sequence[str]) -> str:
+    """As a whole: in text, a URL ends at a quote or a backtick, which a crafted one may hold."""
+    redacted = _text(redact_url(url), secrets)
+    return url if redacted == url else redacted
 
 
 def _optional_text(text: str | None, secrets: Sequence[str]) -> str | None:
