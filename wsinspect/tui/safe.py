@@ -23,8 +23,8 @@ def literal(text: str, style: StyleType = "") -> Text:
 
 
 def printable_lines(text: str) -> str:
-    """Several lines of text quoting captured text (a fix quoting a path) made printable; line
-    breaks and tabs are kept (Go fixes are indented with tabs)."""
+    """Text of several lines (a fix quoting a captured path) made printable, its line breaks and
+    tabs kept (Go fixes are indented with tabs)."""
     lines = text.split("\n")
     return "\n".join("\t".join(map(printable, line.split("\t"))) for line in lines)
 
