@@ -353,8 +353,10 @@ def test_a_crafted_url_is_redacted_whole():
 def test_a_session_is_copied_not_changed():
     from wsinspect.sessions.redact import redact_session
 
-    session = Session(created=0.0)
+    session = Session(created=0.0, proxy={"mode": "reverse:https://me:pw@backend", "port": 1})
     session.add(handshake(3, secret_message=1))
     copy = redact_session(session)
     assert [h.url for h in copy] == [f"wss://h/ws?token={REDACTED}"]
+    assert copy.proxy == {"mode": "reverse:https://redacted@backend", "port": 1}
     assert next(iter(session)).url == "wss://h/ws?token=abcdef123"
+    assert session.proxy["mode"] == "reverse:https://me:pw@backend"

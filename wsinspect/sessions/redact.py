@@ -310,8 +310,12 @@ def _split_list(value: str) -> list[str]:
 
 
 def redact_session(session: Session) -> Session:
-    """A copy of the session with every handshake redacted; the original is left as it was."""
-    result = Session(created=session.created, proxy=dict(session.proxy))
+    """A copy of the session with every handshake redacted; the original is left as it was.
+
+    The proxy's description is too: a mode such as ``reverse:https://user:pass@host`` names one.
+    """
+    proxy = {k: redact_text(v) if isinstance(v, str) else v for k, v in session.proxy.items()}
+    result = Session(created=session.created, proxy=proxy)
     for handshake in session:
         result.add(redact_handshake(handshake))
     return result
