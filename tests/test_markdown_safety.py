@@ -89,3 +89,21 @@ def test_no_fence_in_a_fix_can_be_closed_early():
     assert [t.type for t in found] == ["fence"]
     assert found[0].info == "jsimg"
     assert found[0].content == "a\n````\n[x](http://evil.example)\n```\nb\n"
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        *("1. a list", "12) another", "- an item", "+ one more", "# a heading", "> a quote"),
+        *("=== underline", "--- rule", "    indented code", "<div>block</div>"),
+        "a *b* _c_ ~~d~~ $e$ &amp; \\",
+    ],
+)
+def test_prose_quoting_captured_text_stays_one_paragraph(prose):
+    """Even right after a line of ours, where "===" would make it a heading, "-" a list."""
+    from wsinspect.report import md_text
+
+    found = tokens(f"What happened:\n{md_text(prose)}\n")
+    assert [t.type for t in found if t.nesting == 1] == ["paragraph_open"]
+    text = "".join(t.content for t in found if t.type == "text")
+    assert text == "What happened:" + prose.strip()

@@ -147,8 +147,8 @@ def md_text(value: str) -> str:
 
 
 def _escape_line_start(match: re.Match[str]) -> str:
-    marker = match.group()
-    return "\\" + marker if not marker.isdigit() else marker + "\\"
+    marker = match.group()  # "1." lists by its dot, "-" by itself
+    return marker + "\\" if marker.isdigit() else "\\" + marker
 
 
 def md_code(value: str) -> str:
