@@ -287,8 +287,9 @@ async def test_url_userinfo_is_sent_only_with_credentials():
         code, out, err = await run_cli("probe", url, "--format", "json")
         without = list(seen)
         seen.clear()
-        await run_cli("probe", url, "--with-credentials")
+        _, shown, said = await run_cli("probe", url, "--with-credentials")
     assert code == 0, err
+    assert "pa55word" not in out + err + shown + said  # sent when asked, never printed
     assert without and all(not headers.has("Authorization") for _, headers in without)
     assert json.loads(out)["not_sent"] == ["the URL's user:password"]
     basic = "Basic " + base64.b64encode(b"alice:pa55word").decode()

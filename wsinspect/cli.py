@@ -434,6 +434,7 @@ def _diagnose(args: argparse.Namespace) -> int:
 def _probe(args: argparse.Namespace) -> int:
     from wsinspect import report
     from wsinspect.probe import Target, Unreachable, run, variants
+    from wsinspect.sessions.redact import redact_url
 
     if not args.url.startswith(("ws://", "wss://")):
         raise UsageError(f"probe needs a ws:// or wss:// URL, not {args.url!r}")
@@ -448,7 +449,8 @@ def _probe(args: argparse.Namespace) -> int:
         verify_tls=not args.insecure,
     )
     print(
-        f"wsinspect: probing {args.url} with {len(variants(target))} handshakes, one at a time",
+        f"wsinspect: probing {redact_url(args.url)} with {len(variants(target))} handshakes,"
+        " one at a time",
         file=sys.stderr,
     )
     try:

@@ -14,7 +14,6 @@ subprotocol): the person probing did not type those, someone's browser sent them
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import ssl
 import time
@@ -34,11 +33,10 @@ from wsinspect.diagnose import SEVERITY_RANK
 from wsinspect.diagnose.policy import Statement, Trial, Variant, infer
 from wsinspect.model import Handshake, Headers, Request, Response, Verdict
 from wsinspect.sessions.redact import (
-    KUBERNETES_BEARER,
-    TOKEN_CARRIERS,
     is_secret_header,
     is_secret_param,
     redact_text,
+    token_subprotocols,
 )
 
 FOREIGN_ORIGIN = "https://wsinspect-probe.example"  # a reserved name (RFC 2606): nobody's site
@@ -115,7 +113,7 @@ class Target:
         """The offered subprotocols, without a token passed as one (``access_token, eyJ…``)."""
         if self.with_credentials or not self.captured:
             return self.subprotocols
-        tokens = _token_subprotocols(self.subprotocols)
+        tokens = token_subprotocols(self.subprotocols)
         return tuple(p for p in self.subprotocols if p not in tokens)
 
     def left_out(self) -> list[str]:
@@ -128,7 +126,7 @@ class Target:
             if name.lower() not in OWN_HEADERS and self._credential(name, value)
         ]
         names += _public_url(self.url, self.captured)[1]
-        if self.captured and _token_subprotocols(self.subprotocols):
+        if self.captured and token_subprotocols(self.subprotocols):
             names.append("a token offered as a subprotocol")
         return list(dict.fromkeys(names))
 
@@ -184,16 +182,6 @@ def _public_params(text: str, separator: str, skip: int = 0) -> tuple[str, list[
         else:
             kept.append(piece)
     return separator.join(kept), hidden
-
-
-def _token_subprotocols(offered: tuple[str, ...]) -> set[str]:
-    """Offered "subprotocols" that are tokens: the one after ``access_token`` and the like, a
-    JWT, a Kubernetes bearer token."""
-    tokens = {p for p in offered if redact_text(p) != p or p.startswith(KUBERNETES_BEARER)}
-    for previous, token in itertools.pairwise(offered):
-        if previous.lower() in TOKEN_CARRIERS:
-            tokens.add(token)
-    return tokens
 
 
 def same_origin(url: str) -> str:

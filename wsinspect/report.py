@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from wsinspect.model import Handshake
+from wsinspect.sessions.redact import redact_url
 from wsinspect.text import printable
 
 if TYPE_CHECKING:
@@ -227,7 +228,8 @@ def probe_text(report: ProbeReport) -> str:
     """The matrix, then the policy in words: for a terminal."""
     rows = [PROBE_COLUMNS, *probe_rows(report.trials)]
     widths = [max(len(printable(row[i])) for row in rows) for i in range(len(PROBE_COLUMNS))]
-    out = [f"probe {report.target.url}: {len(report.trials)} handshakes, each closed at once", ""]
+    url = redact_url(report.target.url)
+    out = [f"probe {url}: {len(report.trials)} handshakes, each closed at once", ""]
     for row in rows:
         cells = (printable(c).ljust(w) for c, w in zip(row, widths, strict=True))
         out.append("  ".join(cells).rstrip())
@@ -241,7 +243,7 @@ def probe_text(report: ProbeReport) -> str:
 
 def probe_json(report: ProbeReport) -> str:
     document = {
-        "url": report.target.url,
+        "url": redact_url(report.target.url),
         "verdict": report.verdict,
         "variants": [
             {

@@ -396,6 +396,18 @@ def _subprotocols_text(value: str, secrets: Sequence[str]) -> str:
     return value if redacted == value else redacted
 
 
+def token_subprotocols(offered: Sequence[str]) -> set[str]:
+    """The offered "subprotocols" that are tokens (``access_token, eyJ…``): what a probe leaves
+    out unless asked to send credentials."""
+    previous: str | None = None
+    tokens = set()
+    for protocol in offered:
+        if _redact_subprotocol(protocol, previous) != protocol:
+            tokens.add(protocol)
+        previous = protocol
+    return tokens
+
+
 def _redact_subprotocols(value: str) -> str:
     """``access_token, eyJ…, graphql-ws`` -> ``access_token, [redacted], graphql-ws``: the names
     stay, for the subprotocol findings; the token goes."""
