@@ -202,3 +202,35 @@ async def test_the_dashboard_says_on_its_status_line_when_autosave_fails(tmp_pat
         await until(lambda: output.exists() and not app.status.error, timeout=10)
         assert len(load(output)) == 3
         await app.stop_proxy()
+
+
+async def test_quitting_the_dashboard_while_saves_fail_keeps_the_session_elsewhere(
+    tmp_path, monkeypatch, capsys
+):
+    """The last save fails too: the session goes to the temporary folder; the exit says where."""
+    import tempfile
+
+    from wsinspect.capture.proxy import ProxyConfig
+    from wsinspect.tui.app import LiveOptions, WsinspectApp
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    folder = tmp_path / "captures"
+    folder.mkdir()
+    live = LiveOptions(proxy=ProxyConfig(port=0), save=folder / "live.json", save_every=0.2)
+    app = WsinspectApp(live=live)
+    async with (
+        app.run_test(size=(160, 40)) as pilot,
+        serve(lambda ws: ws.wait_closed(), "127.0.0.1", 0, origins=["http://a.test"]) as server,
+    ):
+        await until(lambda: app.proxy is not None, timeout=20)
+        folder.rmdir()
+        folder.write_text("not a folder")
+        await refuse_through(app.proxy.port, server.sockets[0].getsockname()[1], 3)
+        await until(lambda: "autosave failed" in app.status.error, timeout=10)
+        await pilot.press("q")
+        await until(lambda: app.return_code is not None, timeout=10)
+    (fallback,) = tmp_path.glob("wsinspect-*.json")
+    assert len(load(fallback)) == 3
+    assert app.return_code == 2
+    said = "".join(capsys.readouterr().err.split())  # as printed after the app: wrapped
+    assert "".join(f"saved 3 handshakes to {fallback} instead".split()) in said

@@ -514,8 +514,9 @@ def _watch(args: argparse.Namespace) -> int:
             check_writable(args.save)
         except OutputError as e:
             raise UsageError(str(e)) from None
-    WsinspectApp(live=_live_options(args)).run()
-    return EXIT_OK
+    app = WsinspectApp(live=_live_options(args))
+    app.run()
+    return app.return_code or EXIT_OK
 
 
 def _addon_path(args: argparse.Namespace) -> int:

@@ -8,7 +8,6 @@ import os
 import queue
 import signal
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -19,8 +18,7 @@ from wsinspect.capture.limits import DEFAULT_LIMITS, Limits
 from wsinspect.capture.proxy import EmbeddedProxy, ProxyConfig
 from wsinspect.model import Handshake, Session
 from wsinspect.report import handshake_line
-from wsinspect.sessions import OutputError, save
-from wsinspect.sessions.autosave import Autosave
+from wsinspect.sessions.autosave import Autosave, save_for_good
 from wsinspect.sessions.redact import redact_handshake, redact_text
 from wsinspect.text import printable
 
@@ -170,13 +168,6 @@ async def run_record(options: RecordOptions) -> int:
 
 
 def _save(session: Session, options: RecordOptions) -> int:
-    """Save the session; if the chosen path fails now, save it elsewhere rather than lose it."""
-    try:
-        save(session, options.output, redact=options.redact)
-    except OutputError as e:
-        fallback = Path(tempfile.gettempdir()) / f"wsinspect-{int(time.time())}.json"
-        save(session, fallback, redact=options.redact)
-        print(f"wsinspect: {e}; saved to {fallback} instead", file=sys.stderr)
-        return 2
-    print(f"wsinspect: saved {len(session)} handshakes to {options.output}", file=sys.stderr)
-    return 0
+    saved, message = save_for_good(session, options.output, redact=options.redact)
+    print(f"wsinspect: {message}", file=sys.stderr)
+    return 0 if saved else 2

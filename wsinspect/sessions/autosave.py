@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +21,23 @@ from wsinspect.sessions import save
 from wsinspect.sessions.files import OutputError
 
 INTERVAL = 5.0  # seconds
+
+
+def save_for_good(session: Session, path: Path, *, redact: bool = True) -> tuple[bool, str]:
+    """The last save before exit: to ``path``, or when that fails, to a new file in the temporary
+    folder rather than lose the session. Whether ``path`` got it, and what to tell the user."""
+    try:
+        save(session, path, redact=redact)
+    except OutputError as e:
+        failure = str(e)
+    else:
+        return True, f"saved {len(session)} handshakes to {path}"
+    fallback = Path(tempfile.gettempdir()) / f"wsinspect-{int(time.time())}-{os.getpid()}.json"
+    try:
+        save(session, fallback, redact=redact)
+    except OutputError as e:
+        return False, f"{failure}; the fallback failed too ({e}): the session is lost"
+    return False, f"{failure}; saved {len(session)} handshakes to {fallback} instead"
 
 
 def _progress(session: Session) -> tuple[int, ...]:

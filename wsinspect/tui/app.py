@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -233,9 +234,14 @@ class WsinspectApp(App[None]):
             process.wait()
             launch.remove_profile()
         await self.stop_proxy()
-        if self.autosave is not None:
-            await self.autosave.stop()  # the last changes
-        elif self.live is not None and self.live.save is not None:
+        if self.autosave is not None and not await self.autosave.stop():  # the last changes
+            from wsinspect.sessions.autosave import save_for_good
+
+            # The file could not be written: save it elsewhere, and tell the terminal where.
+            saved, message = save_for_good(self.session, self.autosave.path)
+            self.exit(return_code=0 if saved else 2, message=Text(f"wsinspect: {message}"))
+            return
+        if self.autosave is None and self.live is not None and self.live.save is not None:
             self.write_session(self.live.save, force=True)
         self.exit()
 
