@@ -95,3 +95,18 @@ async def test_missing_file(tmp_path):
     code, _, err = await run_cli("diagnose", str(tmp_path / "nope.json"))
     assert code == 2
     assert "cannot read" in err
+
+
+def test_a_bug_while_reading_is_one_line_and_exit_2_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """The outer net: whatever escapes the readers' own checks still ends as a line, exit 2."""
+    from wsinspect import cli, diagnose
+
+    path = session_file(tmp_path, attempt(**REFUSED))
+
+    def broken(handshake):
+        raise RuntimeError("a bug\nwith a second line")
+
+    monkeypatch.setattr(diagnose, "apply", broken)
+    assert cli.main(["diagnose", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"wsinspect: internal error reading {path}: RuntimeError: a bug\n"

@@ -388,11 +388,20 @@ def _read(path: Path):
 
     try:
         session = load(path, warn=_warn)
+        for handshake in session:
+            diagnose.apply(handshake)
     except InputError as e:
         raise UsageError(str(e)) from None
-    for handshake in session:
-        diagnose.apply(handshake)
+    except MemoryError:
+        raise UsageError(f"{path}: too large to read here (out of memory)") from None
+    except Exception as e:  # the outer net: a bug of ours, said in one line, never a traceback
+        raise UsageError(f"internal error reading {path}: {_first_line(e)}") from None
     return session
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).splitlines()[0][:200] if str(error) else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _export(args: argparse.Namespace) -> int:

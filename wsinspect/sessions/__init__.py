@@ -111,7 +111,7 @@ def loads(data: bytes, warn: Warn, budget: Budget | None = None) -> Session:
     session = _read_any(data, warn, budget)
     if len(session) == 0 and budget.damaged:
         raise ValueError(
-            f"no entry could be read: {budget.damaged} skipped as damaged, none left to diagnose"
+            f"no entry could be read: {budget.damaged} skipped as damaged"
         )
     return session
 

@@ -276,6 +276,10 @@ def _reason(error: Exception) -> str:
 
 def replay(recorder: Recorder, item: http.HTTPFlow) -> None:
     """Feed a recorded flow through the hooks the live proxy would have called."""
+    from mitmproxy import flow
+
+    if item.response is None and item.error is None:  # saved while waiting: as HAR says it
+        item.error = flow.Error("no answer", item.request.timestamp_start)
     if item.response is not None:
         recorder.response(item)
     if item.error is not None:
