@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,8 @@ from tests.servers import free_port, wait_for_port
 from wsinspect import diagnose
 from wsinspect.demo import Demo
 from wsinspect.model import Handshake, Session
-from wsinspect.sessions import InputError, load, loads, save
+from wsinspect.sessions import Budget, InputError, load, loads, save
+from wsinspect.sessions.files import MAX_HANDSHAKES
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ALLOWED = "http://app.example"
@@ -295,6 +297,45 @@ async def test_a_huge_file_is_refused_in_one_line(tmp_path):
         f.truncate((1 << 30) + 1)
     code, _, err = await run_cli("diagnose", str(path))
     assert code == 2 and "larger than the 1 GiB" in err and len(err.strip().splitlines()) == 1
+
+
+def attempts_har(path: Path, attempts: int, ordinary: int = 0) -> Path:
+    """A HAR of tiny entries: refused WebSocket attempts, then ordinary requests."""
+    attempt = {
+        "startedDateTime": "2026-11-20T09:14:02.398Z",
+        "request": {"method": "GET", "url": "wss://x.example/s", "headers": []},
+        "response": {"status": 403, "statusText": "Forbidden", "headers": []},
+        "_resourceType": "websocket",
+    }
+    page = {**attempt, "request": {"url": "https://x.example/app.js"}, "_resourceType": "script"}
+    entries = [json.dumps(attempt)] * attempts + [json.dumps(page)] * ordinary
+    path.write_text('{"log": {"entries": [' + ",".join(entries) + "]}}")
+    return path
+
+
+async def test_a_file_of_more_attempts_than_can_be_held_is_refused_in_seconds(tmp_path):
+    """Each attempt is small on disk and large once diagnosed and reported: 100,000 took 4.8 GB."""
+    path = attempts_har(tmp_path / "many.har", MAX_HANDSHAKES + 1)
+    began = time.monotonic()
+    code, _, err = await run_cli("diagnose", str(path), timeout=60)
+    assert code == 2
+    assert err == (
+        f"wsinspect: {path}: too large to read here (more than 40,000 WebSocket attempts; "
+        "the limit is 40,000 per file)\n"
+    )
+    assert time.monotonic() - began < 15
+
+
+def test_what_a_file_holds_is_counted_against_the_budget(tmp_path):
+    with pytest.raises(InputError, match="more than 1 WebSocket messages; the limit is 1 per"):
+        load(FIXTURES / "chrome.har", budget=Budget(messages=1))
+    native = tmp_path / "three.json"
+    save(load(FIXTURES / "chrome.har"), native)
+    with pytest.raises(InputError, match=r"\(3 handshakes; the limit is 2 per file\)"):
+        load(native, budget=Budget(handshakes=2))
+    # ordinary requests cost nothing: only WebSocket attempts are kept
+    mostly_pages = attempts_har(tmp_path / "pages.har", 3, ordinary=50_000)
+    assert len(load(mostly_pages, budget=Budget(handshakes=3))) == 3
 
 
 async def test_open_reads_a_har_in_the_dashboard():

@@ -16,12 +16,14 @@ if TYPE_CHECKING:
 
 MAX_BYTES = 1 << 30  # a session file larger than this is refused rather than read into memory
 
-# What one file may make us hold. Measured (bench/sessions.py and a HAR of 100,000 refused
-# attempts): a handshake costs about 2 KB read, 10 KB diagnosed, and `diagnose` prints ~6 KB of
-# text for it; a kept message about 150 bytes. These keep a whole `diagnose` or `open` within a
-# few GB, where a crafted file of tiny entries would otherwise take all the memory there is.
-MAX_HANDSHAKES = 100_000  # the dashboard is measured at this many (bench/tui_scale.py)
-MAX_MESSAGES = 5_000_000
+# What one file may make us hold, so that a file of many tiny entries is refused in a second
+# instead of taking all the memory there is. Measured (issue 13, a HAR of attempts that all
+# failed): a handshake costs ~2 KB read, ~8 KB more diagnosed, and `diagnose` peaks at ~48 KB
+# per handshake while it renders its text report (50,000 of them: 2.4 GB); a message costs
+# ~250 bytes read and ~600 bytes while `export` writes it (bench/sessions.py, 1,000,000). The
+# limits keep any one command on any one file under ~2 GB.
+MAX_HANDSHAKES = 40_000
+MAX_MESSAGES = 2_000_000
 
 
 class TooLarge(ValueError):
@@ -37,22 +39,27 @@ class Budget:
         self.messages = 0
         self.damaged = 0
 
+    def expect(self, handshakes: int) -> None:
+        """TooLarge at once when a file says up front that it holds too many handshakes."""
+        if handshakes > self.max_handshakes:
+            raise self._too_large(f"{handshakes:,} handshakes", self.max_handshakes)
+
     def admit(self, session: Session, handshake: Handshake, messages: int) -> None:
         """Add ``handshake`` to ``session``; TooLarge when that would go past a limit."""
         if len(session) >= self.max_handshakes:
-            raise TooLarge(
-                f"too large to read here (more than {self.max_handshakes:,} WebSocket "
-                f"attempts; the limit is {self.max_handshakes:,})"
-            )
+            attempts = f"more than {self.max_handshakes:,} WebSocket attempts"
+            raise self._too_large(attempts, self.max_handshakes)
         self.messages += messages
         if self.messages > self.max_messages:
-            raise TooLarge(
-                f"too large to read here (more than {self.max_messages:,} WebSocket messages; "
-                f"the limit is {self.max_messages:,})"
-            )
+            messages_read = f"more than {self.max_messages:,} WebSocket messages"
+            raise self._too_large(messages_read, self.max_messages)
         if session.get(handshake.id) is not None:  # two entries claim one id: keep both
             handshake.id = f"{handshake.id}~{len(session) + 1}"
         session.add(handshake)
+
+    @staticmethod
+    def _too_large(what: str, limit: int) -> TooLarge:
+        return TooLarge(f"too large to read here ({what}; the limit is {limit:,} per file)")
 
     def skipped(self, warn: Callable[[str], None], message: str) -> None:
         self.damaged += 1

@@ -237,6 +237,7 @@ def from_document(document: Object, warn: Callable[[str], None], budget: Budget)
         list[Raw],
         wrong_shape='damaged session: "handshakes" is not a list',
     )
+    budget.expect(len(handshakes))
     header = {name: document[name] for name in ("created", "proxy") if name in document}
     about = jsontext.decode(
         jsontext.encode(header), _Header, 'damaged session: "created" or "proxy" is wrong'
