@@ -9,7 +9,7 @@ Printed: one line per sample (every 10 s: elapsed time, the proxy's RSS, message
 then the growth from the end of the warm-up to the end of the run, and whether every message came
 back unchanged. Exit status 1 when memory grew more than 5% or a message was lost or altered.
 
-Run: python bench/soak.py [--duration 1800] [--warmup 600] [--connections 100] [--rate 5]
+Run: python bench/soak.py [--duration 1800] [--warmup 600] [--connections 500] [--rate 1]
      [--record-env NAME=VALUE ...]  (e.g. MALLOC_ARENA_MAX=2, to tell fragmentation from a leak)
 """
 
@@ -63,6 +63,7 @@ async def soak(args: argparse.Namespace) -> int:
             *(sys.executable, "-m", "wsinspect", "record", "-p", "0"),
             *("-o", str(folder / "soak.json"), "--no-redact"),
             *("--keep-messages", str(args.keep_messages)),
+            *("--save-every", str(args.save_every)),
         ],
         r"listening on [\d.]+:(\d+)",
         True,
@@ -101,9 +102,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=1800.0, help="seconds of load")
     parser.add_argument("--warmup", type=float, default=600.0, help="seconds before comparing")
-    parser.add_argument("--connections", type=int, default=100)
-    parser.add_argument("--rate", type=float, default=5.0, help="messages/s per connection")
+    parser.add_argument("--connections", type=int, default=500)
+    parser.add_argument("--rate", type=float, default=1.0, help="messages/s per connection")
     parser.add_argument("--keep-messages", type=int, default=200, help="record's window")
+    parser.add_argument(
+        "--save-every", type=float, default=5.0, help="record's autosave interval, s"
+    )
     parser.add_argument("--every", type=float, default=10.0, help="seconds between samples")
     parser.add_argument(
         "--record-env",
