@@ -333,6 +333,11 @@ def test_what_a_file_holds_is_counted_against_the_budget(tmp_path):
     save(load(FIXTURES / "chrome.har"), native)
     with pytest.raises(InputError, match=r"\(3 handshakes; the limit is 2 per file\)"):
         load(native, budget=Budget(handshakes=2))
+    # a flow is refused from its length, before mitmproxy parses it into ~8 times as much
+    flows = tmp_path / "big-flow.mitm"
+    flows.write_bytes(FLOWS.read_bytes() + b"200000000:" + b"0:~" * 10)
+    with pytest.raises(InputError, match="flow 4 is 191 MiB; the limit is 128 MiB per flow"):
+        load(flows)
     # ordinary requests cost nothing: only WebSocket attempts are kept
     mostly_pages = attempts_har(tmp_path / "pages.har", 3, ordinary=50_000)
     assert len(load(mostly_pages, budget=Budget(handshakes=3))) == 3
