@@ -333,10 +333,13 @@ def test_what_a_file_holds_is_counted_against_the_budget(tmp_path):
     save(load(FIXTURES / "chrome.har"), native)
     with pytest.raises(InputError, match=r"\(3 handshakes; the limit is 2 per file\)"):
         load(native, budget=Budget(handshakes=2))
+    for path in (native, FLOWS):
+        with pytest.raises(InputError, match="more than 1 WebSocket messages"):
+            load(path, budget=Budget(messages=1))
     # a flow is refused from its length, before mitmproxy parses it into ~8 times as much
     flows = tmp_path / "big-flow.mitm"
     flows.write_bytes(FLOWS.read_bytes() + b"200000000:" + b"0:~" * 10)
-    with pytest.raises(InputError, match="flow 4 is 191 MiB; the limit is 128 MiB per flow"):
+    with pytest.raises(InputError, match="flow 4 is 191 MiB; the limit is 128 MiB per entry"):
         load(flows)
     # ordinary requests cost nothing: only WebSocket attempts are kept
     mostly_pages = attempts_har(tmp_path / "pages.har", 3, ordinary=50_000)

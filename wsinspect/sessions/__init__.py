@@ -110,9 +110,7 @@ def loads(data: bytes, warn: Warn, budget: Budget | None = None) -> Session:
     budget = Budget() if budget is None else budget
     session = _read_any(data, warn, budget)
     if len(session) == 0 and budget.damaged:
-        raise ValueError(
-            f"no entry could be read: {budget.damaged} skipped as damaged"
-        )
+        raise ValueError(f"no entry could be read: {budget.damaged} skipped as damaged")
     return session
 
 

@@ -24,6 +24,10 @@ MAX_BYTES = 1 << 30  # a session file larger than this is refused rather than re
 # limits keep any one command on any one file under ~2 GB.
 MAX_HANDSHAKES = 40_000
 MAX_MESSAGES = 2_000_000
+# An entry (a handshake, a HAR entry, a flow) is decoded whole before its messages can be
+# counted: one of tiny messages takes ~4 times its size as records (~8.5 times as mitmproxy's
+# objects), so one larger than this is refused from its size first.
+MAX_ENTRY_BYTES = 128 << 20
 
 
 class TooLarge(ValueError):
@@ -43,6 +47,14 @@ class Budget:
         """TooLarge at once when a file says up front that it holds too many handshakes."""
         if handshakes > self.max_handshakes:
             raise self._too_large(f"{handshakes:,} handshakes", self.max_handshakes)
+
+    def check_size(self, what: str, size: int) -> None:
+        """TooLarge when one entry (``what``: "flow 3") is over MAX_ENTRY_BYTES."""
+        if size > MAX_ENTRY_BYTES:
+            raise TooLarge(
+                f"too large to read here ({what} is {size / (1 << 20):,.0f} MiB; "
+                f"the limit is {MAX_ENTRY_BYTES >> 20} MiB per entry)"
+            )
 
     def admit(self, session: Session, handshake: Handshake, messages: int) -> None:
         """Add ``handshake`` to ``session``; TooLarge when that would go past a limit."""

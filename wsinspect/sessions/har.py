@@ -300,6 +300,7 @@ def from_document(document: Object, warn: Warn, budget: Budget) -> Session:
     session = Session(created=0.0, proxy={"source": "har", "creator": _creator(log.creator)})
     sniff, decoder = msgspec.json.Decoder(_Sniff), msgspec.json.Decoder(_Entry)
     for number, raw in enumerate(log.entries, 1):
+        budget.check_size(f"entry {number}", len(raw))
         try:
             if not sniff.decode(raw).is_websocket():
                 continue

@@ -18,7 +18,7 @@ import msgspec
 
 from wsinspect.model import OP_BINARY, OP_TEXT, Handshake, Headers, Session, check_url
 from wsinspect.report import top_finding
-from wsinspect.sessions.files import Budget, TooLarge
+from wsinspect.sessions.files import Budget
 from wsinspect.sessions.jsontext import CloseCode, Opcode, Status, Time
 
 if TYPE_CHECKING:
@@ -215,7 +215,7 @@ def loads(data: bytes, warn: Warn, budget: Budget) -> Session:
     stream = io.BytesIO(data)
     number = 0
     while stream.tell() < len(data):
-        _check_size(data, stream.tell(), number + 1)
+        budget.check_size(f"flow {number + 1}", _length(data, stream.tell()))
         try:
             state = tnetstring.load(stream)
         except (ValueError, TypeError, IndexError) as e:  # the framing itself is damaged
@@ -239,22 +239,11 @@ def loads(data: bytes, warn: Warn, budget: Budget) -> Session:
     return session
 
 
-# mitmproxy parses a flow whole, into Python objects: ~8.5 times its size in memory and ~0.3 s
-# per MB when it holds tiny messages (measured: one flow of 2,000,000 one-byte messages, 102 MB,
-# took 870 MB and 30 s). The recorder keeps only the last messages of each; a bigger flow is
-# refused before it is parsed.
-MAX_FLOW_BYTES = 128 << 20
-
-
-def _check_size(data: bytes, at: int, number: int) -> None:
-    """TooLarge when the flow starting at ``at`` says it is longer than MAX_FLOW_BYTES."""
+def _length(data: bytes, at: int) -> int:
+    """The length a tnetstring starting at ``at`` says it has (0 when it says nothing sane)."""
     head = data[at : at + 12]
     length = head[: head.find(b":")]
-    if length.isdigit() and int(length) > MAX_FLOW_BYTES:
-        raise TooLarge(
-            f"too large to read here (flow {number} is {int(length) / (1 << 20):,.0f} MiB; "
-            f"the limit is {MAX_FLOW_BYTES >> 20} MiB per flow)"
-        )
+    return int(length) if length.isdigit() else 0
 
 
 def _attempts(state: Any) -> list[Handshake]:

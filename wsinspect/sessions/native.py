@@ -245,13 +245,14 @@ def from_document(document: Object, warn: Callable[[str], None], budget: Budget)
     session = Session(created=about.created, proxy=dict(about.proxy))
     decoder = msgspec.json.Decoder(_Handshake)
     for number, raw in enumerate(handshakes, 1):
+        budget.check_size(f"handshake {number}", len(raw))
         try:
             item = decoder.decode(raw)
-            budget.admit(
-                session, item.model(), len(item.websocket.messages) if item.websocket else 0
-            )
+            handshake = item.model()
         except ValueError as e:  # msgspec's ValidationError is one
             budget.skipped(warn, f"handshake {number} skipped: {str(e)[:200]}")
+            continue
+        budget.admit(session, handshake, len(item.websocket.messages) if item.websocket else 0)
     return session
 
 
