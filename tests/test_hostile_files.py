@@ -127,7 +127,9 @@ def survives(data: bytes, name: str) -> None:
                 assert len(again) == len(session), extension
 
 
-SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+# ~5-10 s each in CI; WSINSPECT_FUZZ_EXAMPLES=5000 fuzzes for longer
+EXAMPLES = int(os.environ.get("WSINSPECT_FUZZ_EXAMPLES", "120"))
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 def har_seed() -> dict:
@@ -226,6 +228,16 @@ def test_a_flow_whose_error_is_a_dict_is_skipped_with_a_warning(tmp_path):
     session = load(path, warnings.append)
     assert len(session) == 2 and len(warnings) == 1
     assert "flow 3 skipped" in warnings[0] and "$.error.msg" in warnings[0]
+
+
+def test_a_flow_whose_path_is_not_utf8_reads_and_writes(tmp_path):
+    """mitmproxy makes such bytes surrogate escapes, which no writer could encode."""
+    states = flow_states()
+    states[1]["request"]["path"] = b"/graph\xffql"
+    path = tmp_path / "latin1-path.mitm"
+    path.write_bytes(b"".join(map(tnetstring.dumps, states)))
+    survives(path.read_bytes(), "latin1-path.mitm")
+    assert [h.url for h in load(path)][1] == "ws://127.0.0.1:8080/graph\ufffdql"
 
 
 def test_a_start_in_the_year_ten_to_the_292_is_skipped(tmp_path):

@@ -274,8 +274,24 @@ def _attempts(state: Any) -> list[Handshake]:
     scratch = Session(created=0.0)
     replay(Recorder(scratch, analyze=None, is_attempt=is_attempt), flow)
     for handshake in scratch:
+        _as_text(handshake)
         check_url(handshake.url)
     return list(scratch)
+
+
+def _as_text(handshake: Handshake) -> None:
+    """mitmproxy hands bytes that are not UTF-8 (in a path, a method, a version) over as
+    surrogate escapes, which no writer can encode: they become U+FFFD, as a browser shows them."""
+    handshake.url = _text(handshake.url)
+    request, response = handshake.request, handshake.response
+    request.method, request.http_version = _text(request.method), _text(request.http_version)
+    if response is not None:
+        response.reason = _text(response.reason)
+        response.http_version = _text(response.http_version)
+
+
+def _text(value: str) -> str:
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _reason(error: Exception) -> str:
