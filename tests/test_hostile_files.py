@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from mitmproxy.io import tnetstring
 
@@ -178,7 +178,11 @@ FLOW_SWAPS = [b"", b"\xff\xfe", b"x" * 5000, {b"k": b"v"}, [b"a", b"b"], [[b"a"]
 @given(data=st.data())
 def test_crafted_mitmproxy_flow_files(data: st.DataObject) -> None:
     states = data.draw(mutated(FLOWS, FLOW_SWAPS))
-    survives(b"".join(tnetstring.dumps(state) for state in states), "crafted.mitm")
+    try:
+        blob = b"".join(tnetstring.dumps(state) for state in states)
+    except UnicodeEncodeError:  # a lone surrogate: no flow file can hold one
+        assume(False)
+    survives(blob, "crafted.mitm")
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
