@@ -346,6 +346,16 @@ def test_what_a_file_holds_is_counted_against_the_budget(tmp_path):
     assert len(load(mostly_pages, budget=Budget(handshakes=3))) == 3
 
 
+def test_entries_claiming_one_id_are_all_kept():
+    """A crafted (or merged) HAR may repeat ids; none replaces another."""
+    document = json.loads((FIXTURES / "chrome.har").read_text())
+    upgraded = document["log"]["entries"][2]
+    claimed = ["a", "a~3", "a", "a", "a~3"]
+    document["log"]["entries"] = [{**upgraded, "_wsinspect": {"id": i}} for i in claimed]
+    session = loads(json.dumps(document).encode(), lambda message: None)
+    assert [h.id for h in session] == ["a", "a~3", "a~4", "a~5", "a~3~5"]
+
+
 async def test_open_reads_a_har_in_the_dashboard():
     from wsinspect.tui.app import WsinspectApp
     from wsinspect.tui.widgets.handshake_list import HandshakeList

@@ -65,8 +65,10 @@ class Budget:
         if self.messages > self.max_messages:
             messages_read = f"more than {self.max_messages:,} WebSocket messages"
             raise self._too_large(messages_read, self.max_messages)
-        if session.get(handshake.id) is not None:  # two entries claim one id: keep both
-            handshake.id = f"{handshake.id}~{len(session) + 1}"
+        claimed, number = handshake.id, len(session)
+        while session.get(handshake.id) is not None:  # two entries claim one id: keep both
+            number += 1
+            handshake.id = f"{claimed}~{number}"
         session.add(handshake)
 
     @staticmethod
