@@ -244,6 +244,16 @@ def test_a_flow_whose_path_is_not_utf8_reads_and_writes(tmp_path):
     assert [h.url for h in load(path)][1] == "ws://127.0.0.1:8080/graph\ufffdql"
 
 
+def test_a_har_we_write_for_odd_but_valid_times_reads_back(tmp_path):
+    """Started in 1970 (a flow file said 12.5), answered now: 56 years of waiting, in ms."""
+    session = load(FIXTURES / "chrome.har")
+    first = next(iter(session))
+    first.started, first.answered = 12.5, 1_795_166_042.0
+    path = tmp_path / "odd.har"
+    save(session, path)
+    assert len(load(path)) == len(session)
+
+
 def test_a_start_in_the_year_ten_to_the_292_is_skipped(tmp_path):
     document = native_seed()
     document["handshakes"][0]["started"] = 1e300

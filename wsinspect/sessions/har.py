@@ -281,7 +281,7 @@ class _Extras(msgspec.Struct):
 class _Entry(msgspec.Struct):
     request: _Request
     started: str = msgspec.field(name="startedDateTime")
-    time: Annotated[float, msgspec.Meta(ge=-1.0, le=1e12)] | None = None  # ms; -1: unknown
+    time: Annotated[float, msgspec.Meta(ge=-1.0, le=LATEST * 1000)] | None = None  # ms; -1: unknown
     response: _Response | None = None
     messages: list[_Message] | None = msgspec.field(name="_webSocketMessages", default=None)
     extra: _Extras = msgspec.field(name="_wsinspect", default_factory=_Extras)
