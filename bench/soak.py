@@ -43,15 +43,17 @@ async def sample(pid: int, phase: Phase, every: float, until: float) -> list[tup
     return samples
 
 
-def growth(samples: list[tuple[float, float]], warmup: float) -> tuple[float, float, float]:
-    """(RSS at the end of the warm-up, RSS at the end, growth as a fraction of the first).
-
-    Each end is the median of three samples around it, so one busy sample does not decide."""
-    after = [rss for elapsed, rss in samples if elapsed >= warmup]
-    if len(after) < 2:
+def growth(samples: list[tuple[float, float]], warmup: float) -> tuple[float, float, float, float]:
+    """(RSS at the end of the warm-up, RSS at the end, growth as a fraction of the first, the
+    trend in MB per 10 s). Each end is the median of three samples around it, so one busy sample
+    does not decide; the trend is a least-squares line through every sample after the warm-up."""
+    after = [(elapsed, rss) for elapsed, rss in samples if elapsed >= warmup]
+    if len(after) < 3:
         raise SystemExit("the run is too short for its warm-up: nothing to compare")
-    first, last = statistics.median(after[:3]), statistics.median(after[-3:])
-    return first, last, (last - first) / first
+    first = statistics.median(rss for _, rss in after[:3])
+    last = statistics.median(rss for _, rss in after[-3:])
+    trend = statistics.linear_regression([t for t, _ in after], [rss for _, rss in after]).slope
+    return first, last, (last - first) / first, trend * 10
 
 
 async def soak(args: argparse.Namespace) -> int:
@@ -84,12 +86,13 @@ async def soak(args: argparse.Namespace) -> int:
         for path in folder.iterdir():
             path.unlink()
         folder.rmdir()
-    first, last, grew = growth(samples, args.warmup)
+    first, last, grew, trend = growth(samples, args.warmup)
     problems = [line.strip() for line in errors if line.startswith("mitmproxy:")]
     lost = phase.sent - phase.echoed
     print(
         f"after the {args.warmup:g} s warm-up: {first:.1f} MB -> {last:.1f} MB at "
-        f"{samples[-1][0]:.0f} s: {grew:+.1%} (target <= {TARGET_GROWTH:.0%})\n"
+        f"{samples[-1][0]:.0f} s: {grew:+.1%} (target <= {TARGET_GROWTH:.0%}); "
+        f"trend {trend:+.2f} MB per 10 s\n"
         f"messages: {phase.sent:,} sent, {lost:,} lost, {phase.altered:,} altered, "
         f"{phase.echoed / args.duration:,.0f} echoed/s; failed connections "
         f"{phase.failed_connections}, proxy errors {len(problems)}"
