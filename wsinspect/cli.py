@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from wsinspect import __version__
+
+if TYPE_CHECKING:
+    from wsinspect.model import Handshake
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -422,22 +425,44 @@ def _export(args: argparse.Namespace) -> int:
 
 def _diagnose(args: argparse.Namespace) -> int:
     from wsinspect import report
-    from wsinspect.sessions.redact import redact_handshake
 
     handshakes = []
     unreadable = False
     for path in args.files:
         try:
-            handshakes += list(_read(path))
+            handshakes += _read(path)
         except UsageError as e:
             print(f"wsinspect: {e}", file=sys.stderr)
             unreadable = True
-    render = {"text": report.text, "json": report.as_json, "markdown": report.markdown}
-    shown = list(map(redact_handshake, handshakes)) if args.redact else handshakes
-    sys.stdout.write(render[args.format](shown))
+    render = {
+        "text": report.text_chunks,
+        "json": report.json_chunks,
+        "markdown": report.markdown_chunks,
+    }
+    shown = _Redacted(handshakes) if args.redact else handshakes
+    sys.stdout.writelines(render[args.format](shown))  # written as rendered, never whole
     if unreadable:
         return EXIT_USAGE
     return _exit_code([h.verdict for h in handshakes], args.fail_on)
+
+
+class _Redacted(Collection["Handshake"]):
+    """Handshakes redacted one at a time, as they are read: a copy of each would be a second
+    session in memory (the Markdown report reads them twice, the table then the details)."""
+
+    def __init__(self, handshakes: list[Handshake]) -> None:
+        self._handshakes = handshakes
+
+    def __iter__(self) -> Iterator[Handshake]:
+        from wsinspect.sessions.redact import redact_handshake
+
+        return map(redact_handshake, self._handshakes)
+
+    def __len__(self) -> int:
+        return len(self._handshakes)
+
+    def __contains__(self, item: object) -> bool:
+        return any(item is h for h in self)
 
 
 def _probe(args: argparse.Namespace) -> int:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from wsinspect.model import Handshake
@@ -52,39 +53,55 @@ def handshake_line(handshake: Handshake) -> str:
     return printable("  ".join(parts))
 
 
-def summary(handshakes: list[Handshake]) -> str:
-    failed = sum(h.verdict == "error" for h in handshakes)
-    warned = sum(h.verdict == "warning" for h in handshakes)
+def summary(handshakes: Iterable[Handshake]) -> str:
+    return _summary(Counter(h.verdict for h in handshakes))
+
+
+def _summary(verdicts: Counter[str]) -> str:
+    failed, warned = verdicts["error"], verdicts["warning"]
+    total = sum(verdicts.values())
     return (
-        f"{len(handshakes)} handshakes: {failed} failed, {warned} with warnings, "
-        f"{len(handshakes) - failed - warned} ok"
+        f"{total} handshakes: {failed} failed, {warned} with warnings, {total - failed - warned} ok"
     )
+
+
+# The reports come as chunks, a handshake's worth each, so that a session of 200,000 attempts is
+# written as it is rendered rather than held whole (~1 GB of text; issue 13). ``text``,
+# ``markdown`` and ``as_json`` join the same chunks into one string for whoever wants it.
 
 
 def text(handshakes: Iterable[Handshake]) -> str:
     """The full terminal report: each handshake, then its findings with evidence and fixes."""
+    return "".join(text_chunks(handshakes))
+
+
+def text_chunks(handshakes: Iterable[Handshake]) -> Iterator[str]:
+    verdicts: Counter[str] = Counter()
+    for handshake in handshakes:
+        verdicts[handshake.verdict] += 1
+        yield printable_lines(_text_lines(handshake))
+    yield printable_lines([_summary(verdicts)])
+
+
+def _text_lines(handshake: Handshake) -> list[str]:
     from wsinspect.diagnose import rule_page
 
-    items = list(handshakes)
-    out: list[str] = []
-    for handshake in items:
-        out.append(handshake_line(handshake))
-        if handshake.stack is not None:
-            stack = handshake.stack
-            confidence = f" ({stack.confidence:.0%})" if stack.name != "unknown" else ""
-            out.append(f"  stack: {stack.name}{confidence} — {'; '.join(stack.evidence)}")
-        for finding in handshake.findings:
-            out.append(f"  [{finding.severity}] {finding.code}: {finding.title}")
-            out.append(f"    {finding.explanation}")
-            for name, value in finding.evidence.items():
-                out.append(f"    {name}: {value}")
-            for fix in finding.fixes:
-                out.append(f"    fix for {fix.stack} ({fix.language}):")
-                out.extend(f"      {line}" for line in fix.snippet.splitlines())
-            out.append(f"    see {rule_page(finding.code)}")
-        out.append("")
-    out.append(summary(items))
-    return printable_lines(out)
+    out = [handshake_line(handshake)]
+    if handshake.stack is not None:
+        stack = handshake.stack
+        confidence = f" ({stack.confidence:.0%})" if stack.name != "unknown" else ""
+        out.append(f"  stack: {stack.name}{confidence} — {'; '.join(stack.evidence)}")
+    for finding in handshake.findings:
+        out.append(f"  [{finding.severity}] {finding.code}: {finding.title}")
+        out.append(f"    {finding.explanation}")
+        for name, value in finding.evidence.items():
+            out.append(f"    {name}: {value}")
+        for fix in finding.fixes:
+            out.append(f"    fix for {fix.stack} ({fix.language}):")
+            out.extend(f"      {line}" for line in fix.snippet.splitlines())
+        out.append(f"    see {rule_page(finding.code)}")
+    out.append("")
+    return out
 
 
 def printable_lines(lines: list[str]) -> str:
@@ -97,37 +114,56 @@ def markdown(handshakes: Iterable[Handshake]) -> str:
     Nothing captured can add a link, an image or HTML to the ticket: captured values are code
     spans or fenced blocks (never linked by any renderer), and prose that quotes them is escaped.
     """
+    return "".join(markdown_chunks(list(handshakes)))
+
+
+def markdown_chunks(handshakes: Collection[Handshake]) -> Iterator[str]:
+    """The Markdown report; ``handshakes`` is gone through twice (the table, then the details),
+    so a lazy sequence (redacting each as it is read) holds none of them for long."""
+    yield _lines(["# WebSocket handshakes", "", summary(handshakes), ""])
+    yield _lines(
+        ["| verdict | status | URL | Origin | stack | finding |", "|---|---|---|---|---|---|"]
+    )
+    yield from map(_lines, map(_markdown_row, handshakes))
+    for h in handshakes:
+        if h.findings:
+            yield _lines(_markdown_details(h))
+
+
+def _lines(lines: Iterable[str] | str) -> str:
+    if isinstance(lines, str):
+        return lines + "\n"
+    return "".join(line + "\n" for line in lines)
+
+
+def _markdown_row(h: Handshake) -> str:
+    stack = md_text(h.stack.name) if h.stack else ""
+    cells = [
+        md_text(h.verdict),
+        status_text(h),
+        _in_table(md_code(h.url)),
+        _in_table(md_code(h.origin or "")),
+        stack,
+        md_text(top_finding(h)),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _markdown_details(h: Handshake) -> list[str]:
     from wsinspect.diagnose import rule_page
 
-    items = list(handshakes)
-    out = ["# WebSocket handshakes", "", summary(items), ""]
-    out += ["| verdict | status | URL | Origin | stack | finding |", "|---|---|---|---|---|---|"]
-    for h in items:
-        stack = md_text(h.stack.name) if h.stack else ""
-        cells = [
-            md_text(h.verdict),
-            status_text(h),
-            _in_table(md_code(h.url)),
-            _in_table(md_code(h.origin or "")),
-            stack,
-            md_text(top_finding(h)),
-        ]
-        out.append("| " + " | ".join(cells) + " |")
-    for h in items:
-        if not h.findings:
-            continue
-        out += ["", f"## {status_text(h)} {md_code(h.url)}", ""]
-        out += [f"What happened: {md_text(what_happened(h))}", ""]
-        for finding in h.findings:
-            out += [f"### {md_text(finding.code)}: {md_text(finding.title)}", ""]
-            out += [md_text(finding.explanation), ""]
-            out += [f"- **{md_text(name)}**: {md_code(v)}" for name, v in finding.evidence.items()]
-            for fix in finding.fixes:
-                out += ["", f"Fix for {md_text(fix.stack)}:", ""]
-                out += md_fenced(fix.snippet, fix.language)
-            if _RULE_CODE.fullmatch(finding.code):
-                out += ["", f"See [{finding.code}]({rule_page(finding.code)})."]
-    return "\n".join(out) + "\n"
+    out = ["", f"## {status_text(h)} {md_code(h.url)}", ""]
+    out += [f"What happened: {md_text(what_happened(h))}", ""]
+    for finding in h.findings:
+        out += [f"### {md_text(finding.code)}: {md_text(finding.title)}", ""]
+        out += [md_text(finding.explanation), ""]
+        out += [f"- **{md_text(name)}**: {md_code(v)}" for name, v in finding.evidence.items()]
+        for fix in finding.fixes:
+            out += ["", f"Fix for {md_text(fix.stack)}:", ""]
+            out += md_fenced(fix.snippet, fix.language)
+        if _RULE_CODE.fullmatch(finding.code):
+            out += ["", f"See [{finding.code}]({rule_page(finding.code)})."]
+    return out
 
 
 # -- Markdown that captured text cannot escape -----------------------------------------------------
@@ -195,7 +231,18 @@ def what_happened(h: Handshake) -> str:
 
 
 def as_json(handshakes: Iterable[Handshake]) -> str:
-    return json.dumps([h.to_dict() for h in handshakes], ensure_ascii=False, indent=1) + "\n"
+    return "".join(json_chunks(handshakes))
+
+
+def json_chunks(handshakes: Iterable[Handshake]) -> Iterator[str]:
+    """``json.dumps(list, indent=1)``, an item at a time: each item's lines one space further in
+    (JSON text holds no raw newline within a string, so lines split where the layout does)."""
+    separator = "[\n "
+    for handshake in handshakes:
+        item = json.dumps(handshake.to_dict(), ensure_ascii=False, indent=1)
+        yield separator + item.replace("\n", "\n ")
+        separator = ",\n "
+    yield "[]\n" if separator == "[\n " else "\n]\n"
 
 
 # -- the probe -----------------------------------------------------------------------------------

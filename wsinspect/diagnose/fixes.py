@@ -8,6 +8,7 @@ play no part in a WebSocket handshake.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -417,11 +418,29 @@ def fixes_for(code: str, stacks: Iterable[str], facts: Facts, *, own: bool = Fal
     result = []
     for stack in chosen:
         language, snippet = templates[stack]
-        text = _PLACEHOLDER.sub(lambda m: filled.get(m.group(1), m.group(0)), snippet)
-        result.append(
-            Fix(stack="generic" if stack == "any" else stack, language=language, snippet=text)
-        )
+        used = tuple(filled.get(name) for name in _placeholders(snippet))
+        result.append(_fix("generic" if stack == "any" else stack, language, snippet, used))
     return result
+
+
+@functools.cache
+def _placeholders(snippet: str) -> tuple[str, ...]:
+    return tuple(_PLACEHOLDER.findall(snippet))
+
+
+@functools.lru_cache(maxsize=4096)
+def _fix(stack: str, language: str, snippet: str, used: tuple[str | None, ...]) -> Fix:
+    """One Fix per template and values it uses, shared by every handshake that needs it: a
+    session of 200,000 refused attempts would otherwise hold 200,000 copies of a dozen snippets
+    (~7 KB each attempt). Nothing changes a Fix once made; redaction copies what it changes."""
+    filled = iter(used)
+
+    def fill(match: re.Match[str]) -> str:
+        value = next(filled)
+        return match.group(0) if value is None else value
+
+    text = _PLACEHOLDER.sub(fill, snippet)
+    return Fix(stack=stack, language=language, snippet=text)
 
 
 def popular(code: str) -> list[str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from wsinspect.diagnose import closecodes
 from wsinspect.diagnose.facts import Facts, expected_accept
 from wsinspect.diagnose.fixes import fixes_for, popular
+from wsinspect.diagnose.shared import shared
 from wsinspect.diagnose.stacks import Recognition
 from wsinspect.model import Finding, Severity
 
@@ -74,7 +75,8 @@ class Context:
         if self.recognition.server is None:  # unknown server: offer the likely stacks too
             stacks += popular(code)
         fixes = fixes_for(code, stacks, self.facts, own=own_origin)
-        return Finding(code, severity, title, explanation, evidence, fixes)
+        evidence = {name: shared(value) for name, value in evidence.items()}
+        return Finding(code, severity, shared(title), shared(explanation), evidence, fixes)
 
     def answer(self) -> dict[str, str]:
         """Status line and a short body: evidence every refusal carries."""

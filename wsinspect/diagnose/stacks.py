@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from wsinspect.diagnose.facts import Facts
+from wsinspect.diagnose.shared import shared
 from wsinspect.model import Stack
 
 Test = Callable[[Facts], bool]
@@ -73,10 +74,10 @@ class Recognition:
             if not self.ranked:
                 return None
             likely = ", ".join(f"{c.name} ({c.confidence:.0%})" for c in self.ranked[:3])
-            return Stack("unknown", 0.0, [f"not recognised; closest: {likely}"])
+            return Stack("unknown", 0.0, [shared(f"not recognised; closest: {likely}")])
         evidence = list(best.evidence)
         if server is not None and proxy is not None:
-            evidence += [f"behind {proxy.name}: {e}" for e in proxy.evidence]
+            evidence += [shared(f"behind {proxy.name}: {e}") for e in proxy.evidence]
         return Stack(best.name, round(best.confidence, 2), evidence)
 
 

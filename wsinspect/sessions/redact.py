@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import itertools
 import re
 from collections.abc import Iterable, Sequence
@@ -360,8 +361,21 @@ def _same_or_new(old: list[T], new: list[T]) -> list[T]:
 
 def _text(text: str, secrets: Sequence[str]) -> str:
     """``text`` itself (the same object) when nothing in it is secret."""
-    redacted = redact_text(text, secrets)
+    if len(text) > _REPEATED or any(secret in text for secret in secrets):
+        redacted = redact_text(text, secrets)
+    else:  # the diagnosis repeats its snippets and explanations in every handshake
+        redacted = _redact_repeated(text)
     return text if redacted == text else redacted
+
+
+_REPEATED = 4096  # longer: a body or a message, not worth remembering
+
+
+@functools.lru_cache(maxsize=4096)
+def _redact_repeated(text: str) -> str:
+    """``redact_text`` without secrets, remembered: a session of 200,000 refused attempts would
+    otherwise search the same dozen fix snippets 200,000 times (most of ``diagnose``'s time)."""
+    return redact_text(text)
 
 
 def _url_text(url: str, secrets: Sequence[str]) -> str:
