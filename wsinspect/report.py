@@ -9,7 +9,7 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from wsinspect.model import Handshake
@@ -114,12 +114,14 @@ def markdown(handshakes: Iterable[Handshake]) -> str:
     Nothing captured can add a link, an image or HTML to the ticket: captured values are code
     spans or fenced blocks (never linked by any renderer), and prose that quotes them is escaped.
     """
-    return "".join(markdown_chunks(list(handshakes)))
+    return "".join(markdown_chunks(handshakes))
 
 
-def markdown_chunks(handshakes: Collection[Handshake]) -> Iterator[str]:
-    """The Markdown report; ``handshakes`` is gone through twice (the table, then the details),
-    so a lazy sequence (redacting each as it is read) holds none of them for long."""
+def markdown_chunks(handshakes: Iterable[Handshake]) -> Iterator[str]:
+    """The Markdown report. ``handshakes`` is gone through twice (the table, then the details):
+    a session, or a view redacting each as it is read, holds none of them for long."""
+    if iter(handshakes) is handshakes:  # an iterator: it would be used up by the table
+        handshakes = list(handshakes)
     yield _lines(["# WebSocket handshakes", "", summary(handshakes), ""])
     yield _lines(
         ["| verdict | status | URL | Origin | stack | finding |", "|---|---|---|---|---|---|"]

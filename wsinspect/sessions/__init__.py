@@ -8,13 +8,13 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from wsinspect.model import Session
 from wsinspect.sessions import files
 from wsinspect.sessions.files import Budget, OutputError, write_atomic
-from wsinspect.sessions.redact import redact_session
+from wsinspect.sessions.redact import redacted_view
 
 Warn = Callable[[str], None]
 
@@ -66,13 +66,21 @@ def check_writable(path: Path, force: bool = False) -> None:
 
 def save(session: Session, path: Path, *, redact: bool = True) -> None:
     """Write ``session`` in the format ``path``'s extension names: atomically, mode 0600, with
-    secrets redacted unless told not to."""
-    writer = writer_for(path)
+    secrets redacted unless told not to.
+
+    Written a handshake at a time, each redacted as it is written: 200,000 handshakes built
+    whole as a document, or redacted all at once, would take gigabytes (issue 13).
+    """
+    chunks = _chunks_for(path)
     if redact:
-        session = redact_session(session)
+        session = redacted_view(session)
     with _no_gc_pauses():
-        data = writer(session)
-    write_atomic(path, data)
+        write_atomic(path, chunks(session))
+
+
+def _chunks_for(path: Path) -> Callable[[Session], Iterable[bytes]]:
+    writer_for(path)  # an unknown extension: OutputError
+    return importlib.import_module(f"wsinspect.sessions.{WRITERS[path.suffix.lower()]}").chunks
 
 
 def load(path: Path, warn: Warn | None = None, budget: Budget | None = None) -> Session:

@@ -7,7 +7,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -129,8 +129,11 @@ def check_writable(path: Path, force: bool = False) -> None:
         raise OutputError(f"cannot write {path}: folder {parent} is not writable")
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path`` (mode 0600), then rename it into place."""
+def write_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Write to a temporary file beside ``path`` (mode 0600), then rename it into place.
+
+    ``data`` may come in chunks, written as they come: nothing is in place until all of it is.
+    """
     parent = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
@@ -138,12 +141,14 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise OutputError(f"cannot write {path}: {e.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            f.writelines([data] if isinstance(data, bytes) else data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
-    except OSError as e:
+    except BaseException as e:  # a chunk that failed to render leaves no temporary file either
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise OutputError(f"cannot write {path}: {e.strerror}") from None
+        if isinstance(e, OSError):
+            raise OutputError(f"cannot write {path}: {e.strerror}") from None
+        raise

@@ -13,7 +13,7 @@ got a 101; everything else in the file is ignored. A damaged entry is skipped wi
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
@@ -46,15 +46,20 @@ Warn = Callable[[str], None]
 
 
 def dumps(session: Session) -> bytes:
+    return b"".join(chunks(session))
+
+
+def chunks(session: Session) -> Iterator[bytes]:
+    """The HAR, an entry at a time."""
     document = {
         "log": {
             "version": "1.2",
             "creator": {"name": "wsinspect", "version": __version__},
             "pages": [],
-            "entries": [entry(h) for h in session],
+            "entries": [],
         }
     }
-    return jsontext.encode(document)
+    return jsontext.encode_chunks(document, map(entry, session))
 
 
 def entry(h: Handshake) -> dict[str, Any]:

@@ -3,9 +3,16 @@ which ``diagnose --format markdown`` prints too)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from wsinspect import report
 from wsinspect.model import Session
 
 
 def dumps(session: Session) -> bytes:
-    return report.markdown(session).encode("utf-8")
+    return b"".join(chunks(session))
+
+
+def chunks(session: Session) -> Iterator[bytes]:
+    """The report, a handshake at a time (the session is read twice: the table, the details)."""
+    return (chunk.encode("utf-8") for chunk in report.markdown_chunks(session))

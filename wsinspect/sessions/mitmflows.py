@@ -10,7 +10,7 @@ through the same ``Recorder`` the proxy uses, so a capture made elsewhere reads 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
@@ -39,13 +39,20 @@ def looks_mitm(data: bytes) -> bool:
 
 
 def dumps(session: Session) -> bytes:
+    return b"".join(chunks(session))
+
+
+def chunks(session: Session) -> Iterator[bytes]:
+    """The flows, one at a time."""
     from mitmproxy import io as mitmio
 
     out = io.BytesIO()
     writer = mitmio.FlowWriter(out)
     for handshake in session:
         writer.add(to_flow(handshake))
-    return out.getvalue()
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
 
 
 def to_flow(h: Handshake) -> http.HTTPFlow:

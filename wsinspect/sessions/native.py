@@ -8,7 +8,7 @@ straight into typed records (``_Message``), which become ``Message`` objects whe
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Literal
 
 import msgspec
@@ -48,7 +48,13 @@ from wsinspect.sessions.jsontext import (
 
 
 def dumps(session: Session) -> bytes:
-    return jsontext.encode(session.to_dict())
+    return b"".join(chunks(session))
+
+
+def chunks(session: Session) -> Iterator[bytes]:
+    """``encode(session.to_dict())``, a handshake at a time."""
+    head = Session(created=session.created, proxy=session.proxy).to_dict()
+    return jsontext.encode_chunks(head, (h.to_dict() for h in session))
 
 
 def looks_native(document: Object) -> bool:

@@ -25,7 +25,7 @@ import dataclasses
 import functools
 import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeVar
 from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
 
@@ -315,11 +315,30 @@ def redact_session(session: Session) -> Session:
 
     The proxy's description is too: a mode such as ``reverse:https://user:pass@host`` names one.
     """
-    proxy = {k: redact_text(v) if isinstance(v, str) else v for k, v in session.proxy.items()}
-    result = Session(created=session.created, proxy=proxy)
+    result = Session(created=session.created, proxy=_proxy(session.proxy))
     for handshake in session:
         result.add(redact_handshake(handshake))
     return result
+
+
+def redacted_view(session: Session) -> Session:
+    """``redact_session`` for a writer: each handshake is redacted as it is iterated over, and
+    let go after, where a redacted copy of them all would be a second session in memory. Only
+    iterating redacts (``get`` and ``since`` do not): a view to write, not one to keep."""
+    return _RedactedView(
+        session.created, _proxy(session.proxy), session._handshakes, session._order
+    )
+
+
+class _RedactedView(Session):
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[Handshake]:
+        return map(redact_handshake, Session.__iter__(self))
+
+
+def _proxy(proxy: dict[str, object]) -> dict[str, object]:
+    return {k: redact_text(v) if isinstance(v, str) else v for k, v in proxy.items()}
 
 
 def redact_handshake(handshake: Handshake) -> Handshake:
@@ -540,5 +559,6 @@ __all__ = [
     "redact_session",
     "redact_text",
     "redact_url",
+    "redacted_view",
     "secrets_of",
 ]
