@@ -110,3 +110,69 @@ def test_a_bug_while_reading_is_one_line_and_exit_2_not_a_traceback(tmp_path, mo
     assert cli.main(["diagnose", str(path)]) == 2
     err = capsys.readouterr().err
     assert err == f"wsinspect: internal error reading {path}: RuntimeError: a bug\n"
+
+
+def refused_attempts(tmp_path, count: int):
+    """A session of ``count`` refused cross-origin attempts from an unknown server: each gets a
+    dozen fixes, the largest report per attempt there is."""
+    handshakes = []
+    for number in range(count):
+        handshake = attempt(403, url=f"ws://127.0.0.1:8080/ws/{number % 10}", reason="Forbidden")
+        handshake.request.headers.append(("Cookie", f"session=secret-{number}"))
+        handshakes.append(handshake)
+    return session_file(tmp_path, *handshakes, name="refused.json")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["diagnose"],
+        ["diagnose", "--format", "json"],
+        ["diagnose", "--format", "markdown"],
+        ["export", "-o", "out.json"],
+        ["export", "-o", "out.har"],
+        ["export", "-o", "out.md"],
+    ],
+)
+def test_reports_and_exports_are_written_as_rendered_not_held_whole(tmp_path, monkeypatch, command):
+    """Issue 13: 200,000 attempts make gigabytes of report; memory must follow what is read, not
+    what is written. Here the report or file is several times what the command holds at most."""
+    import tracemalloc
+
+    from wsinspect import cli
+    from wsinspect.sessions import files
+
+    path = refused_attempts(tmp_path, 1_000)
+    monkeypatch.chdir(tmp_path)
+    read = files.read_regular
+
+    def read_then_reset_peak(path):
+        data = read(path)  # asks for a 1 GiB buffer the OS never gives it: peak from here
+        tracemalloc.reset_peak()
+        return data
+
+    monkeypatch.setattr(files, "read_regular", read_then_reset_peak)
+    stdout = tmp_path / "stdout"
+    with stdout.open("w") as sink:
+        monkeypatch.setattr("sys.stdout", sink)
+        tracemalloc.start()
+        try:
+            assert cli.main([command[0], str(path), *command[1:]]) in (0, 1)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    written = (tmp_path / command[-1] if command[0] == "export" else stdout).stat().st_size
+    assert written > 1_000_000
+    assert peak < written, f"held {peak:,} bytes to write {written:,}"
+
+
+def test_a_diagnosis_shares_what_it_repeats():
+    """The same refusal, diagnosed twice, holds its dozen fix snippets and its explanation
+    once: a session of 200,000 attempts would otherwise hold ~6 KB more per attempt."""
+    from wsinspect import diagnose
+
+    first, second = (diagnose.diagnose(attempt(403, reason="Forbidden")) for _ in range(2))
+    assert len(first.findings[0].fixes) > 10
+    for a, b in zip(first.findings[0].fixes, second.findings[0].fixes, strict=True):
+        assert a.snippet is b.snippet
+    assert first.findings[0].explanation is second.findings[0].explanation

@@ -17,12 +17,13 @@ if TYPE_CHECKING:
 MAX_BYTES = 1 << 30  # a session file larger than this is refused rather than read into memory
 
 # What one file may make us hold, so that a file of many tiny entries is refused in a second
-# instead of taking all the memory there is. Measured (issue 13, a HAR of attempts that all
-# failed): a handshake costs ~2 KB read, ~8 KB more diagnosed, and `diagnose` peaks at ~48 KB
-# per handshake while it renders its text report (50,000 of them: 2.4 GB); a message costs
-# ~250 bytes read and ~600 bytes while `export` writes it (bench/sessions.py, 1,000,000). The
-# limits keep any one command on any one file under ~2 GB.
-MAX_HANDSHAKES = 40_000
+# instead of taking all the memory there is. Reports and files are written a handshake at a
+# time, so what counts is what is read and diagnosed. Measured (issue 13): a handshake costs
+# ~2-3 KB read and ~0.2-1 KB diagnosed (repeated fixes and explanations are shared), up to
+# ~6 KB when every attempt has its own Origin and path; a message costs ~250 bytes read and
+# ~600 bytes while `export` writes it (bench/sessions.py, 1,000,000). The limits keep any one
+# command on any one file within ~2 GB (200,000 attempts, each its own Origin and path).
+MAX_HANDSHAKES = 200_000
 MAX_MESSAGES = 2_000_000
 # An entry (a handshake, a HAR entry, a flow) is decoded whole before its messages can be
 # counted: one of tiny messages takes ~4 times its size as records (~8.5 times as mitmproxy's
@@ -37,9 +38,9 @@ class TooLarge(ValueError):
 class Budget:
     """Counts what a file's reader keeps and what it skips, and stops it at the limits above."""
 
-    def __init__(self, handshakes: int = MAX_HANDSHAKES, messages: int = MAX_MESSAGES) -> None:
-        self.max_handshakes = handshakes
-        self.max_messages = messages
+    def __init__(self, handshakes: int | None = None, messages: int | None = None) -> None:
+        self.max_handshakes = MAX_HANDSHAKES if handshakes is None else handshakes
+        self.max_messages = MAX_MESSAGES if messages is None else messages
         self.messages = 0
         self.damaged = 0
 
