@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import urllib.request
 
@@ -14,6 +15,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.http11 import Response
 
 from tests.conftest import start_capture, until
+from tests.helpers import start_record
+from wsinspect import sessions
 from wsinspect.capture.limits import Limits
 from wsinspect.capture.proxy import EmbeddedProxy, ProxyConfig, ProxyError
 
@@ -202,3 +205,81 @@ async def test_two_connections_through_one_client_connection_stay_apart(capture)
     )
     by_path = {h.url.rsplit("/", 1)[1]: h.websocket.counts.client_messages for h in capture.session}
     assert by_path == {"a": 1, "b": 2}
+
+
+NOT_UTF8 = b"/\xff?q=\xfe"  # bytes no browser sends, any client may
+READ_AS = "/\ufffd?q=\ufffd"  # how a browser's address bar shows them
+
+
+async def upgrade_through_a_tunnel(proxy_port: int, server_port: int, path: bytes) -> bytes:
+    """As websockets and browsers reach a server through a proxy: CONNECT, then the upgrade
+    request inside the tunnel, its request line exactly ``path``; the status line that came."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy_port)
+    host = f"127.0.0.1:{server_port}".encode()
+    try:
+        writer.write(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (host, host))
+        assert b" 200 " in await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        writer.write(
+            b"GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            % (path, host)
+        )
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        return head.split(b"\r\n", 1)[0]
+    finally:
+        writer.close()
+
+
+async def refusing_server() -> asyncio.Server:
+    """Answers any upgrade with a 403 (websockets closes on such a path without a word)."""
+
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(REFUSAL)
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(refuse, "127.0.0.1", 0)
+
+
+REFUSAL = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 20\r\n\r\nOrigin not allowed.\n"
+
+
+async def test_a_request_line_that_is_not_utf8_is_recorded_and_every_format_saves_it(
+    capture, tmp_path
+):
+    server = await refusing_server()
+    port = port_of(server)
+    try:
+        status_line = await upgrade_through_a_tunnel(capture.port, port, NOT_UTF8)
+        handshake = await capture.one()
+        await until(lambda: handshake.status is not None)
+    finally:
+        server.close()
+    assert status_line == b"HTTP/1.1 403 Forbidden"
+    assert handshake.url == f"ws://127.0.0.1:{port}{READ_AS}"
+    assert handshake.response.body == "Origin not allowed.\n"
+    for name in ("capture.json", "capture.har", "capture.mitm", "capture.md"):
+        path = tmp_path / name
+        sessions.save(capture.session, path)
+        if path.suffix == ".md":  # a report to read, not to load
+            assert f"127.0.0.1:{port}{READ_AS}" in path.read_text(encoding="utf-8")
+            continue
+        (again,) = sessions.load(path)
+        assert (again.url, again.status) == (handshake.url, 403), name
+
+
+async def test_wsinspect_record_saves_a_request_line_that_is_not_utf8(tmp_path):
+    output = tmp_path / "capture.json"
+    running = await start_record("-o", str(output))
+    server = await refusing_server()
+    try:
+        await upgrade_through_a_tunnel(running.port, port_of(server), NOT_UTF8)
+        assert "403" in await running.line()
+    finally:
+        server.close()
+        running.process.send_signal(signal.SIGINT)
+        code, _, err = await running.finish()
+    assert code == 0, err
+    (handshake,) = sessions.load(output)
+    assert handshake.url.endswith(READ_AS)

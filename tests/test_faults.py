@@ -88,7 +88,9 @@ async def misbehaving(behaviour: Behaviour) -> asyncio.Server:
 
 
 async def raw_attempt(proxy_port: int, request: bytes, leave_after: float | None = None) -> bytes:
-    """Send bytes to the proxy as a client would; what came back (or b"" when it left early)."""
+    """Send bytes to the proxy as a client would; what came back (or b"" when it left early):
+    until the proxy closes, or falls silent for a moment once it has begun to answer (a body
+    is streamed on as it comes)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", proxy_port)
     writer.write(request)
     await writer.drain()
@@ -96,7 +98,11 @@ async def raw_attempt(proxy_port: int, request: bytes, leave_after: float | None
         if leave_after is not None:
             await asyncio.sleep(leave_after)
             return b""
-        return await asyncio.wait_for(reader.read(4096), 5)
+        answer = await asyncio.wait_for(reader.read(4096), 5)
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            while more := await asyncio.wait_for(reader.read(4096), 0.2):
+                answer += more
+        return answer
     finally:
         writer.close()
 

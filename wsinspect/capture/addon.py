@@ -2,7 +2,9 @@
 
 Every request carrying ``Upgrade: websocket`` is an attempt, whatever comes back: a 101, another
 status with its headers and body, or no answer at all. Other HTTP traffic passes untouched and
-unrecorded. After a 101 the embedded proxy relays raw TCP and ``FrameSniffer`` reads the frames;
+unrecorded. The body of an answer other than 101 is streamed on to the client as it comes, its
+start kept on the way (``BodyTap``): mitmproxy would otherwise hold all of it, a gigabyte
+included. After a 101 the embedded proxy relays raw TCP and ``FrameSniffer`` reads the frames;
 inside somebody else's mitmproxy (WebSocket layer on) the ``websocket_*`` hooks feed the same model.
 """
 
@@ -14,9 +16,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from wsinspect import diagnose
-from wsinspect.capture.bodies import decoded_prefix
+from wsinspect.capture.bodies import BodyTap, decoded_prefix
 from wsinspect.capture.frames import Deflate, FrameSniffer, MessageWindow
-from wsinspect.capture.limits import BODY_LIMIT, DEFAULT_LIMITS, Limits
+from wsinspect.capture.limits import BODY_LIMIT, DEFAULT_LIMITS, RAW_BODY_LIMIT, Limits
 from wsinspect.model import (
     OP_CLOSE,
     Close,
@@ -58,7 +60,13 @@ def websocket_url(request: http.Request) -> str:
     default_port = 443 if scheme == "wss" else 80
     host = f"[{request.host}]" if ":" in request.host else request.host
     port = "" if request.port == default_port else f":{request.port}"
-    return f"{scheme}://{host}{port}{request.path}"
+    return f"{scheme}://{host}{port}{_text(request.data.path)}"
+
+
+def _text(raw: bytes) -> str:
+    """Not mitmproxy's ``request.path`` and the like: bytes that are not UTF-8 come out of those
+    as lone surrogates, which no file format can hold. Here they become U+FFFD, as in a browser."""
+    return raw.decode("utf-8", "replace")
 
 
 def _address(conn: connection.Connection) -> str:
@@ -73,18 +81,18 @@ def _headers(fields: http.Headers) -> Headers:
     return Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in fields.fields)
 
 
-def _response(response: http.Response) -> Response:
-    """Not ``response.text`` or ``get_content()``: they decode the whole body, a bomb included."""
-    body, cut = decoded_prefix(
-        response.raw_content or b"", response.headers.get("content-encoding"), BODY_LIMIT
-    )
+def _response(response: http.Response, tap: BodyTap | None = None) -> Response:
+    """Not ``response.text`` or ``get_content()``: they decode the whole body, a bomb included.
+    A streamed body is what its tap kept (the response holds none of it)."""
+    raw, more = (bytes(tap.kept), tap.more) if tap else (response.raw_content or b"", False)
+    body, cut = decoded_prefix(raw, response.headers.get("content-encoding"), BODY_LIMIT)
     return Response(
         status=response.status_code,
         reason=response.reason,
-        http_version=response.http_version,
+        http_version=_text(response.data.http_version),
         headers=_headers(response.headers),
         body=body.decode("utf-8", "replace"),
-        body_truncated=cut,
+        body_truncated=cut or more,
     )
 
 
@@ -112,6 +120,7 @@ class Recorder:
         self._relays: dict[str, tuple[Handshake, FrameSniffer]] = {}  # by TCP flow
         self._windows: dict[str, MessageWindow] = {}  # by HTTP flow, WebSocket layer on
         self._waiting: dict[str, asyncio.TimerHandle] = {}  # attempts without an answer yet
+        self._taps: dict[str, BodyTap] = {}  # by HTTP flow: refusals whose body is streamed
 
     # -- the handshake ---------------------------------------------------------------------
 
@@ -135,13 +144,36 @@ class Recorder:
         if timer is not None:
             timer.cancel()
 
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        """Stream the body of an answer that is not a 101: the client gets it as it comes."""
+        response = flow.response
+        if response is None or response.status_code == 101 or not self.is_attempt(flow):
+            return
+        tap = BodyTap(RAW_BODY_LIMIT)
+        self._taps[flow.id] = tap
+        if callable(response.stream):  # another addon's (inside somebody else's mitmproxy)
+            theirs = response.stream
+            response.stream = lambda chunk: theirs(tap(chunk))
+        else:
+            response.stream = tap
+
+    def _streamed(self, flow: http.HTTPFlow) -> BodyTap | None:
+        """The tap of a body streamed to the end; one kept whole goes back into the flow, which
+        then looks as if mitmproxy had held it (for other addons, and flows saved elsewhere)."""
+        tap = self._taps.pop(flow.id, None)
+        if tap is None or flow.response is None or flow.response.raw_content is not None:
+            return None  # not streamed (no body, or a flow read from a file): the flow has it
+        if not tap.more:
+            flow.response.raw_content = bytes(tap.kept)
+        return tap
+
     def response(self, flow: http.HTTPFlow) -> None:
         if not self.is_attempt(flow):
             return
         self._stop_waiting(flow)
         handshake = self._record(flow)
         assert flow.response is not None
-        handshake.response = _response(flow.response)
+        handshake.response = _response(flow.response, self._streamed(flow))
         handshake.answered = flow.response.timestamp_end or self.clock()
         handshake.error = None  # an answer after the timeout replaces "no answer"
         if flow.response.status_code == 101:
@@ -157,15 +189,16 @@ class Recorder:
         reason = flow.error.msg
         if reason == CLIENT_LEFT and handshake.response is None:
             waited = self.clock() - handshake.started
-            reason = (
-                f"the client gave up after {waited:.1f} s"
-                if timed_out
-                else f"the client left before the server answered ({waited:.1f} s)"
-            )
+            if flow.response is not None:  # its body was being streamed to the client
+                reason = f"the client left before the body ended ({waited:.1f} s)"
+            elif timed_out:
+                reason = f"the client gave up after {waited:.1f} s"
+            else:
+                reason = f"the client left before the server answered ({waited:.1f} s)"
         handshake.error = f"{handshake.error}; {reason}" if timed_out else reason
         if handshake.answered is None:  # else the error came after the answer, e.g. mid-body
-            if flow.response is not None:  # headers arrived, the body did not
-                handshake.response = _response(flow.response)
+            if flow.response is not None:  # headers arrived, the body did not (not all of it)
+                handshake.response = _response(flow.response, self._taps.pop(flow.id, None))
             handshake.answered = self.clock()
             self._answered(handshake)
         elif self.analyze:
@@ -183,8 +216,8 @@ class Recorder:
             url=websocket_url(request),
             client_address=_address(flow.client_conn),
             request=Request(
-                method=request.method,
-                http_version=request.http_version,
+                method=_text(request.data.method).upper(),
+                http_version=_text(request.data.http_version),
                 headers=_headers(request.headers),
             ),
         )

@@ -1,5 +1,8 @@
 """A response body decoded for display: never more of it than the display keeps.
 
+``BodyTap`` keeps the start of a body the proxy streams on instead of buffering (a refusal can be
+a gigabyte, or never end): the client gets every chunk unchanged, the recorder the first ones.
+
 mitmproxy decodes a ``Content-Encoding`` in one go (``get_content``, ``.text``): a 2 MB gzip body
 of zeros becomes 2 GB, and the proxy's loop stops for seconds while it does. Here each encoding is
 decoded in steps that stop as soon as ``limit + 1`` bytes came out (one more, to know it was cut),
@@ -26,6 +29,24 @@ _ZSTD_WINDOW = 8 << 20  # what HTTP's zstd requires of decoders (RFC 9659); larg
 
 class _Undecodable(Exception):
     """Nothing came out: the body is shown as it came, like mitmproxy's ``strict=False``."""
+
+
+class BodyTap:
+    """A ``Response.stream`` callable: passes each chunk on as it came, keeps the first ``keep``
+    bytes, and notes whether more went by."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.kept = bytearray()
+        self.more = False  # bytes went by that were not kept
+
+    def __call__(self, chunk: bytes) -> bytes:
+        room = self.keep - len(self.kept)
+        if len(chunk) > room:
+            self.more = True
+        if room > 0:
+            self.kept += chunk[:room]
+        return chunk
 
 
 def decoded_prefix(raw: bytes, content_encoding: str | None, limit: int) -> tuple[bytes, bool]:
