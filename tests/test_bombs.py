@@ -1,4 +1,5 @@
-"""Decompression bombs: a few hundred KB that inflate to hundreds of MB cost the proxy little.
+"""Decompression bombs: a few hundred KB that inflate to hundreds of MB cost the proxy little;
+and a refusal hundreds of MB long is relayed whole, of which the proxy holds no more than it keeps.
 
 Each bomb here inflates to 256-512 MiB: enough that decoding it in full costs seconds of CPU and
 hundreds of MB (it did before bodies were decoded with a cap on the output), small enough that
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import hashlib
 import re
 import time
 import zlib
@@ -21,6 +23,7 @@ from functools import cache
 from pathlib import Path
 
 import brotli
+import h11
 import pytest
 import zstandard
 from mitmproxy import http
@@ -264,3 +267,98 @@ def test_what_cannot_be_decoded_is_kept_as_it_came(body, content_encoding):
 def test_a_truncated_gzip_body_shows_what_did_arrive():
     body = gzip.compress(TEXT)
     assert decoded_prefix(body[: len(body) // 2], "gzip", BODY_LIMIT)[0].startswith(TEXT[:1000])
+
+
+HUGE = 300 * MiB
+
+
+def huge_body() -> Iterator[bytes]:
+    """300 MB of an error page's words, a MiB at a time, each numbered (so that a lost, repeated
+    or reordered one changes the digest); never all of it in memory."""
+    words = b"Forbidden: this origin is not allowed to open a WebSocket here.\n"
+    block = (words * (MiB // len(words) + 1))[:MiB]
+    for number in range(HUGE // MiB):
+        yield b"%010d" % number + block[10:]
+
+
+async def huge_refusal(chunked: bool, sent: hashlib._Hash) -> asyncio.Server:
+    """A server answering any upgrade with a 403 and the huge body, hashing what it sends."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {HUGE}"
+        writer.write(
+            f"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n{framing}\r\n\r\n".encode()
+        )
+        for piece in huge_body():
+            sent.update(piece)
+            writer.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+            await writer.drain()
+        writer.write(b"0\r\n\r\n" if chunked else b"")
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+            await reader.read()  # until the client leaves
+
+    return await asyncio.start_server(answer, "127.0.0.1", 0)
+
+
+async def read_answer(capture: Capture, port: int) -> tuple[int, hashlib._Hash]:
+    """An upgrade request through the proxy; the status and a digest of the body that came."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", capture.port)
+    host = f"127.0.0.1:{port}"
+    client = h11.Connection(h11.CLIENT)
+    request = h11.Request(
+        method="GET",
+        target=f"http://{host}/huge",
+        headers=[
+            ("Host", host),
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("Sec-WebSocket-Version", "13"),
+        ],
+    )
+    writer.write(client.send(request) + client.send(h11.EndOfMessage()))
+    status, received = 0, hashlib.sha256()
+    try:
+        while not isinstance(event := client.next_event(), h11.EndOfMessage):
+            if event is h11.NEED_DATA:
+                client.receive_data(await asyncio.wait_for(reader.read(MiB), 10))
+            elif isinstance(event, h11.Response):
+                status = event.status_code
+            elif isinstance(event, h11.Data):
+                received.update(event.data)
+    finally:
+        writer.close()
+    return status, received
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_a_huge_plain_refusal_is_relayed_whole_and_the_proxy_holds_only_64_kib(
+    capture, chunked
+):
+    sent = hashlib.sha256()
+    server = await huge_refusal(chunked, sent)
+    stop = asyncio.Event()
+    echoes = asyncio.create_task(healthy_echoes(capture, stop))
+    await until(lambda: len(capture.session) == 1)  # the healthy WebSocket is up
+    try:
+        with measured() as cost:
+            began = time.monotonic()
+            status, received = await read_answer(capture, server.sockets[0].getsockname()[1])
+            refusal = next(h for h in capture.session if h.url.endswith("/huge"))
+            await until(lambda: refusal.status == 403)
+            took = time.monotonic() - began
+    finally:
+        server.close()
+    stop.set()
+    assert await echoes > 0
+    assert status == 403
+    assert received.hexdigest() == sent.hexdigest()  # every byte of the body, unchanged
+    first = next(huge_body())[:BODY_LIMIT].decode()
+    assert refusal.response.body == first
+    assert refusal.response.body_truncated
+    assert cost.peak_growth < MEMORY_BUDGET, (
+        f"peak memory grew {cost.peak_growth / MiB:.0f} MB relaying {HUGE / MiB:.0f} MB"
+        f" in {took:.1f} s"
+    )
