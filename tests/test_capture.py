@@ -8,6 +8,7 @@ import socket
 import urllib.request
 
 import pytest
+from mitmproxy import io as mitmio
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.datastructures import Headers
@@ -16,6 +17,7 @@ from websockets.http11 import Response
 
 from tests.conftest import start_capture, until
 from tests.helpers import start_record
+from tests.test_split_mode import mitmdump_with_addon
 from wsinspect import sessions
 from wsinspect.capture.limits import Limits
 from wsinspect.capture.proxy import EmbeddedProxy, ProxyConfig, ProxyError
@@ -136,6 +138,23 @@ async def test_unreachable_server_is_recorded_as_error(capture):
     handshake = await capture.one()
     assert handshake.response is None
     assert "refused" in handshake.error.lower() or "111" in handshake.error
+
+
+async def test_inside_mitmdump_a_refusal_is_saved_with_its_body_though_it_was_streamed(tmp_path):
+    """The addon streams refusals' bodies on; one it kept whole goes back into the flow."""
+    flows = tmp_path / "flows.mitm"
+    async with (
+        serve(echo, "127.0.0.1", 0, origins=["http://localhost:3000"]) as server,
+        mitmdump_with_addon(f"save_stream_file={flows}") as proxy,
+    ):
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(
+                f"ws://127.0.0.1:{port_of(server)}/", proxy=proxy, origin="http://x.example"
+            )
+    (flow,) = mitmio.FlowReader(flows.open("rb")).stream()
+    assert flow.response.status_code == 403
+    assert flow.response.content == refused.value.response.body
+    assert b"invalid Origin header: http://x.example" in flow.response.content
 
 
 async def test_plain_http_is_relayed_and_not_recorded(capture):

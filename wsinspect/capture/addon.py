@@ -83,7 +83,7 @@ def _headers(fields: http.Headers) -> Headers:
 
 def _response(response: http.Response, tap: BodyTap | None = None) -> Response:
     """Not ``response.text`` or ``get_content()``: they decode the whole body, a bomb included.
-    A streamed body is what its tap kept (the response holds none of it)."""
+    A streamed body is what its tap kept (the response holds none of a long one)."""
     raw, more = (bytes(tap.kept), tap.more) if tap else (response.raw_content or b"", False)
     body, cut = decoded_prefix(raw, response.headers.get("content-encoding"), BODY_LIMIT)
     return Response(
@@ -149,23 +149,17 @@ class Recorder:
         response = flow.response
         if response is None or response.status_code == 101 or not self.is_attempt(flow):
             return
-        tap = BodyTap(RAW_BODY_LIMIT)
-        self._taps[flow.id] = tap
-        if callable(response.stream):  # another addon's (inside somebody else's mitmproxy)
-            theirs = response.stream
-            response.stream = lambda chunk: theirs(tap(chunk))
-        else:
-            response.stream = tap
+        tap = self._taps[flow.id] = BodyTap(RAW_BODY_LIMIT)
 
-    def _streamed(self, flow: http.HTTPFlow) -> BodyTap | None:
-        """The tap of a body streamed to the end; one kept whole goes back into the flow, which
-        then looks as if mitmproxy had held it (for other addons, and flows saved elsewhere)."""
-        tap = self._taps.pop(flow.id, None)
-        if tap is None or flow.response is None or flow.response.raw_content is not None:
-            return None  # not streamed (no body, or a flow read from a file): the flow has it
-        if not tap.more:
-            flow.response.raw_content = bytes(tap.kept)
-        return tap
+        def relay(chunk: bytes) -> bytes:
+            """At the end (mitmproxy's mark: an empty chunk) a body kept whole goes back into
+            the flow: every addon's response hook (mitmdump -w, mitmweb) sees it as before."""
+            if not chunk:
+                response.raw_content = None if tap.more else bytes(tap.kept)
+            return tap(chunk)
+
+        theirs = response.stream  # another addon's, inside somebody else's mitmproxy
+        response.stream = (lambda chunk: theirs(relay(chunk))) if callable(theirs) else relay
 
     def response(self, flow: http.HTTPFlow) -> None:
         if not self.is_attempt(flow):
@@ -173,7 +167,7 @@ class Recorder:
         self._stop_waiting(flow)
         handshake = self._record(flow)
         assert flow.response is not None
-        handshake.response = _response(flow.response, self._streamed(flow))
+        handshake.response = _response(flow.response, self._taps.pop(flow.id, None))
         handshake.answered = flow.response.timestamp_end or self.clock()
         handshake.error = None  # an answer after the timeout replaces "no answer"
         if flow.response.status_code == 101:
