@@ -1,19 +1,22 @@
-"""Decompression bombs: what a small compressed body or message costs the proxy.
+"""Decompression bombs: what a small compressed body or message costs the proxy; and what a
+huge plain one does.
 
-Three bombs of zeros, each a few MB at most:
+Three bombs of zeros, each a few MB at most, and one plain body:
 
 - a 403 answer to an upgrade with a gzip body (2 MB on the wire, 2 GiB inflated), through the
   real embedded proxy from a raw server to a raw client: wall time until the attempt is
   recorded, CPU time, the longest stall of the proxy's loop, and the growth of peak memory;
 - a `.mitm` file holding that flow (1 MB, 1 GiB inflated; written by mitmproxy's FlowWriter),
   read with `wsinspect.sessions.load`;
+- a 403 answer to an upgrade with a plain body (300 MB of text, sent a MiB at a time), through
+  the real proxy: the same figures; the proxy streams it on and keeps its first 64 KiB;
 - a permessage-deflate message (1 MB, 1 GiB inflated) fed to the frame sniffer in 64 KiB chunks
   as mitmproxy relays them, with and without context takeover: CPU per MB on the wire and the
   longest single chunk; a large JSON message beside it for comparison.
 
 Peak memory is VmHWM after resetting it (/proc/self/clear_refs), so Linux only.
 
-Run: python bench/bombs.py [--body-mb 2] [--file-mb 1] [--message-mb 1]
+Run: python bench/bombs.py [--body-mb 2] [--plain-mb 300] [--file-mb 1] [--message-mb 1]
 """
 
 from __future__ import annotations
@@ -27,13 +30,14 @@ import sys
 import tempfile
 import time
 import zlib
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from wsinspect.capture.addon import Recorder
 from wsinspect.capture.frames import Deflate, FrameSniffer
 from wsinspect.capture.limits import DEFAULT_LIMITS
 from wsinspect.capture.proxy import EmbeddedProxy, ProxyConfig
-from wsinspect.model import Session, WebSocketSummary
+from wsinspect.model import Response, Session, WebSocketSummary
 from wsinspect.sessions import load
 
 MiB = 1 << 20
@@ -78,14 +82,39 @@ def deflate_message(wire_mb: float) -> tuple[bytes, int]:
 
 async def body_through_proxy(wire_mb: float) -> str:
     bomb, inflated = gzip_bomb(wire_mb)
-    head = (
-        f"HTTP/1.1 403 Forbidden\r\nContent-Encoding: gzip\r\nContent-Length: {len(bomb)}\r\n\r\n"
-    ).encode()
+    head = f"HTTP/1.1 403 Forbidden\r\nContent-Encoding: gzip\r\nContent-Length: {len(bomb)}"
+    costs, response = await answer_through_proxy(head, len(bomb), lambda: [bomb])
+    return (
+        f"gzip body through the proxy: {len(bomb) / 1e6:.2f} MB on the wire, "
+        f"{inflated / MiB:,.0f} MiB inflated: {costs}; kept "
+        f"{len(response.body):,} characters, cut: {response.body_truncated}"
+    )
+
+
+async def plain_body_through_proxy(wire_mb: float) -> str:
+    words = b"Forbidden: this origin is not allowed to open a WebSocket here.\n"
+    block = (words * (MiB // len(words) + 1))[:MiB]
+    count = max(1, round(wire_mb * 1e6 / MiB))
+    head = f"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: {count * MiB}"
+    costs, response = await answer_through_proxy(head, count * MiB, lambda: [block] * count)
+    return (
+        f"plain body through the proxy: {count * MiB / 1e6:,.0f} MB: {costs}; kept "
+        f"{len(response.body):,} characters, cut: {response.body_truncated}"
+    )
+
+
+async def answer_through_proxy(
+    head: str, length: int, body: Callable[[], Iterable[bytes]]
+) -> tuple[str, Response]:
+    """A raw server answers an upgrade with ``head`` and ``body``, a raw client reads all of it
+    through the embedded proxy; what that cost, and the response recorded."""
 
     async def server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
-        writer.write(head + bomb)
-        await writer.drain()
+        writer.write(head.encode() + b"\r\n\r\n")
+        for piece in body():
+            writer.write(piece)
+            await writer.drain()
         await reader.read()
 
     session = Session(created=time.time())
@@ -108,7 +137,9 @@ async def body_through_proxy(wire_mb: float) -> str:
     wall, cpu = time.perf_counter(), time.process_time()
     reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
     writer.write(UPGRADE.format(host=host).encode())
-    await reader.readexactly(len(head) + len(bomb))
+    await reader.readuntil(b"\r\n\r\n")
+    while length > 0:
+        length -= len(await reader.read(MiB))
     while not (len(session) and next(iter(session)).response is not None):
         await asyncio.sleep(0.001)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -118,12 +149,11 @@ async def body_through_proxy(wire_mb: float) -> str:
     writer.close()
     origin.close()
     await proxy.stop()
-    return (
-        f"gzip body through the proxy: {len(bomb) / 1e6:.2f} MB on the wire, "
-        f"{inflated / MiB:,.0f} MiB inflated: {wall:.2f} s, {cpu:.2f} s CPU, longest loop stall "
-        f"{stall * 1000:.0f} ms, peak memory +{status_mb('VmHWM') - resident:.0f} MB; kept "
-        f"{len(response.body):,} characters, cut: {response.body_truncated}"
+    costs = (
+        f"{wall:.2f} s, {cpu:.2f} s CPU, longest loop stall {stall * 1000:.0f} ms, "
+        f"peak memory +{status_mb('VmHWM') - resident:.0f} MB"
     )
+    return costs, response
 
 
 def flow_file(wire_mb: float) -> str:
@@ -192,10 +222,12 @@ def messages(wire_mb: float) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--body-mb", type=float, default=2.0, help="gzip body on the wire, MB")
+    parser.add_argument("--plain-mb", type=float, default=300.0, help="plain body, MB")
     parser.add_argument("--file-mb", type=float, default=1.0, help=".mitm file, MB")
     parser.add_argument("--message-mb", type=float, default=1.0, help="message on the wire, MB")
     args = parser.parse_args()
     print(asyncio.run(body_through_proxy(args.body_mb)))
+    print(asyncio.run(plain_body_through_proxy(args.plain_mb)))
     print(flow_file(args.file_mb))
     print("\n".join(messages(args.message_mb)))
     return 0
