@@ -362,3 +362,40 @@ async def test_a_huge_plain_refusal_is_relayed_whole_and_the_proxy_holds_only_64
         f"peak memory grew {cost.peak_growth / MiB:.0f} MB relaying {HUGE / MiB:.0f} MB"
         f" in {took:.1f} s"
     )
+
+
+async def test_a_refusal_whose_body_never_ends_costs_the_proxy_64_kib_until_the_client_leaves(
+    capture,
+):
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n")
+        with contextlib.suppress(ConnectionError):
+            while True:  # not itertools.cycle: it would keep a copy of each piece
+                for piece in huge_body():
+                    writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    await writer.drain()
+
+    server = await asyncio.start_server(endless, "127.0.0.1", 0)
+    host = f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        with measured() as cost:
+            reader, writer = await asyncio.open_connection("127.0.0.1", capture.port)
+            writer.write(
+                f"GET http://{host}/endless HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+            )
+            status_line = await asyncio.wait_for(reader.readline(), 2)  # held whole: never
+            assert status_line.startswith(b"HTTP/1.1 403")
+            received = 0
+            while received < 100 * MiB:
+                received += len(await asyncio.wait_for(reader.read(MiB), 10))
+            writer.close()  # the client gives up
+            handshake = await capture.one()
+            await until(lambda: handshake.status == 403)
+    finally:
+        server.close()
+    assert "the client left before the body ended" in handshake.error
+    assert len(handshake.response.body) == BODY_LIMIT and handshake.response.body_truncated
+    assert cost.peak_growth < MEMORY_BUDGET, f"peak memory grew {cost.peak_growth / MiB:.0f} MB"
