@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -446,9 +446,10 @@ def _diagnose(args: argparse.Namespace) -> int:
     return _exit_code([h.verdict for h in handshakes], args.fail_on)
 
 
-class _Redacted(Collection["Handshake"]):
-    """Handshakes redacted one at a time, as they are read: a copy of each would be a second
-    session in memory (the Markdown report reads them twice, the table then the details)."""
+class _Redacted(Iterable["Handshake"]):
+    """Handshakes redacted one at a time, each time they are gone through (the Markdown report
+    goes through them twice, the table then the details): a redacted copy of them all would be
+    a second session in memory."""
 
     def __init__(self, handshakes: list[Handshake]) -> None:
         self._handshakes = handshakes
@@ -457,12 +458,6 @@ class _Redacted(Collection["Handshake"]):
         from wsinspect.sessions.redact import redact_handshake
 
         return map(redact_handshake, self._handshakes)
-
-    def __len__(self) -> int:
-        return len(self._handshakes)
-
-    def __contains__(self, item: object) -> bool:
-        return any(item is h for h in self)
 
 
 def _probe(args: argparse.Namespace) -> int:
