@@ -190,6 +190,38 @@ async def test_an_answer_after_the_timeout_replaces_no_answer():
     assert capture.handshakes[0].findings[0].code == "origin-rejected"
 
 
+async def slow_body(reader, writer) -> None:
+    writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 21\r\n\r\nOrigin not ")
+    await writer.drain()
+    await asyncio.sleep(1)
+    writer.write(b"allowed.\r\n")
+    await writer.drain()
+    writer.close()
+
+
+async def test_an_answer_whose_body_is_slow_is_not_no_answer():
+    """The headers came in time; only the body took longer than the answer timeout."""
+    capture = await start_capture(answer_timeout=0.3)
+    server = await misbehaving(slow_body)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", capture.port)
+        writer.write(upgrade_request(port))
+        await asyncio.wait_for(reader.readuntil(b"Origin not "), 5)  # the headers, on time
+        await asyncio.sleep(0.5)  # past the answer timeout, while the body is still coming
+        assert [h.error for h in capture.handshakes] == [None]
+        assert await asyncio.wait_for(reader.readuntil(b"allowed.\r\n"), 5) == b"allowed.\r\n"
+        writer.close()
+        await until(lambda: capture.handshakes and capture.handshakes[0].status == 403, timeout=5)
+    finally:
+        server.close()
+        await capture.proxy.stop()
+    (handshake,) = capture.handshakes
+    assert handshake.error is None
+    assert handshake.response.body == "Origin not allowed.\r\n"
+    assert handshake.findings[0].code == "origin-rejected"
+
+
 async def test_upstream_tls_failure(tmp_path):
     cert, key = self_signed(tmp_path)  # a dev server's certificate the proxy does not trust
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -99,6 +99,10 @@ def _response(response: http.Response, tap: BodyTap | None = None) -> Response:
 class Recorder:
     """Records WebSocket handshakes into a Session and tells the listeners as they finish."""
 
+    # Refusals' bodies pass through a tap that keeps their start, instead of being buffered
+    # whole by mitmproxy; off where the proxy is somebody else's (split mode).
+    stream_refusals = True
+
     def __init__(
         self,
         session: Session,
@@ -145,9 +149,13 @@ class Recorder:
             timer.cancel()
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        """Stream the body of an answer that is not a 101: the client gets it as it comes."""
+        """The answer has come (however long its body takes). Stream the body of an answer that
+        is not a 101: the client gets it as it comes, and the proxy keeps only its start."""
         response = flow.response
-        if response is None or response.status_code == 101 or not self.is_attempt(flow):
+        if response is None or not self.is_attempt(flow):
+            return
+        self._stop_waiting(flow)
+        if response.status_code == 101 or not self.stream_refusals:
             return
         tap = self._taps[flow.id] = BodyTap(RAW_BODY_LIMIT)
 

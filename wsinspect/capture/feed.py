@@ -180,6 +180,8 @@ class FeedSender:
 class SplitMode(Recorder):
     """The recorder as an addon for somebody else's mitmproxy, with its options and the feed."""
 
+    stream_refusals = False  # their mitmproxy keeps bodies as they configured it to
+
     def __init__(self) -> None:
         super().__init__(Session(created=time.time(), proxy={"source": "mitmproxy addon"}))
         self.sender: FeedSender | None = None
