@@ -17,12 +17,13 @@ if TYPE_CHECKING:
 MAX_BYTES = 1 << 30  # a session file larger than this is refused rather than read into memory
 
 # What one file may make us hold, so that a file of many tiny entries is refused in a second
-# instead of taking all the memory there is. Reports and files are written a handshake at a
-# time, so what counts is what is read and diagnosed. Measured (issue 13): a handshake costs
-# ~2-3 KB read and ~0.2-1 KB diagnosed (repeated fixes and explanations are shared), up to
-# ~6 KB when every attempt has its own Origin and path; a message costs ~250 bytes read and
-# ~600 bytes while `export` writes it (bench/sessions.py, 1,000,000). The limits keep any one
-# command on any one file within ~2 GB (200,000 attempts, each its own Origin and path).
+# instead of taking all the memory there is. Reports and files are written a handshake at a time
+# (bench/attempts.py), so what counts is what is read and diagnosed. Measured (issue 13): 200,000
+# mixed attempts (refusals, upgrades with messages) take ~3.5 KB each read and ~0.6 KB diagnosed
+# (repeated fixes and explanations are shared): 0.96 GB at most for `diagnose` or `export`; a
+# crafted HAR whose every attempt has its own Origin and path takes ~1.7 KB read and ~10 KB
+# diagnosed (two dozen fixes, none shared): 2.2 GB. A message costs ~250 bytes read and ~600
+# bytes while `export` writes it (bench/sessions.py, 1,000,000).
 MAX_HANDSHAKES = 200_000
 MAX_MESSAGES = 2_000_000
 # An entry (a handshake, a HAR entry, a flow) is decoded whole before its messages can be
