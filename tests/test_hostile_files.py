@@ -329,6 +329,7 @@ def test_diagnose_refuses_crafted_files_in_one_line_and_exit_2(tmp_path, make, w
     assert result.returncode == 2, result.stderr
     errors = [line for line in result.stderr.splitlines() if "warning:" not in line]
     assert errors == [f"wsinspect: {path}: {words}"]
+    assert result.stdout == ""  # no report of nothing
 
 
 def test_a_fifo_is_refused_at_once_by_export_and_open(tmp_path):

@@ -434,6 +434,8 @@ def _diagnose(args: argparse.Namespace) -> int:
         except UsageError as e:
             print(f"wsinspect: {e}", file=sys.stderr)
             unreadable = True
+    if unreadable and not handshakes:
+        return EXIT_USAGE  # nothing to report: the lines on stderr say why
     render = {
         "text": report.text_chunks,
         "json": report.json_chunks,
