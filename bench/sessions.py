@@ -101,13 +101,16 @@ def main() -> int:
     args = parser.parse_args()
     session = build(args.handshakes, args.messages)
     print(f"{args.handshakes:,} handshakes x {args.messages} messages")
-    print(f"{'format':<8} {'write s':>8} {'read s':>8} {'size MB':>8}  target")
+    print(f"{'format':<8} {'write s':>8} {'read s':>8} {'size MB':>8} {'redacted':>9}  target")
     with tempfile.TemporaryDirectory() as folder:
         for extension in (".json", ".har", ".mitm", ".md"):
             path = Path(folder) / f"session{extension}"
             began = time.perf_counter()
             save(session, path, redact=False)
             wrote = time.perf_counter() - began
+            began = time.perf_counter()  # as users save by default: redacted on the way out
+            save(session, path.with_suffix(f".redacted{extension}"), redact=True)
+            redacted = time.perf_counter() - began
             read = float("nan")
             if extension != ".md":
                 began = time.perf_counter()
@@ -121,7 +124,8 @@ def main() -> int:
             if target is not None:
                 met = wrote < target and read < target
                 verdict = f"< {target:.0f} s each: {'ok' if met else 'BELOW TARGET'}"
-            print(f"{extension:<8} {wrote:>8.2f} {read:>8.2f} {size:>8.1f}  {verdict}")
+            figures = f"{wrote:>8.2f} {read:>8.2f} {size:>8.1f} {redacted:>9.2f}"
+            print(f"{extension:<8} {figures}  {verdict}")
     return 0
 
 

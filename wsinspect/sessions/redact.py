@@ -95,6 +95,7 @@ _SUSPECT_WORDS = (
 )
 
 
+@functools.lru_cache(maxsize=4096)  # a capture repeats a few dozen names
 def is_secret_header(name: str) -> bool:
     lowered = name.lower()
     if lowered in PUBLIC_HEADERS:
@@ -106,12 +107,14 @@ def is_secret_header(name: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_param(name: str) -> bool:
     """A query or matrix parameter (``?token=``, ``;jsessionid=``) whose value is a secret."""
     lowered = unquote_plus(name).lower()
     return lowered in SECRET_PARAMS or _SECRET_WORDS.search(lowered) is not None
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(name: str) -> bool:
     """A JSON member (``"authorization": …``) whose string value is a secret."""
     return name.lower() in SECRET_KEYS or _SECRET_WORDS.search(name) is not None
