@@ -245,3 +245,35 @@ async def test_redaction_is_the_same_in_every_view_and_r_redraws_them_all():
         await pilot.press("up")
         await pilot.pause()
         assert secret not in screen_text(app)
+
+
+async def test_failures_only_draws_the_errors_and_the_warnings_not_the_ok():
+    """``x`` narrows the list to what needs attention: a warning needs it as much as an error."""
+    session = Session(created=0.0)
+    items = [
+        attempt(101, upgraded(), origin="http://127.0.0.1:8080", url="ws://127.0.0.1:8080/fine"),
+        attempt(
+            101,
+            upgraded(),
+            origin="http://127.0.0.1:8080",
+            url="ws://127.0.0.1:8080/crashing",
+            close=Close(1011, "internal error", "server"),
+        ),
+        attempt(403, [("Content-Type", "text/plain")], "Forbidden\n", url="ws://h.test/refused"),
+    ]
+    for number, handshake in enumerate(items):
+        handshake.id = f"h{number}"
+        session.add(diagnose.apply(handshake))
+    assert [h.verdict for h in session] == ["ok", "warning", "error"]
+    app = WsinspectApp(session=session)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "/fine" in list_text(app)
+        await pilot.press("x")
+        await pilot.pause()
+        rows = list_text(app)
+        assert "/crashing" in rows and "/refused" in rows
+        assert "/fine" not in rows
+        await pilot.press("x")  # and back
+        await pilot.pause()
+        assert "/fine" in list_text(app)
