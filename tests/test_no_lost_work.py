@@ -14,6 +14,7 @@ import re
 import signal
 import sys
 import time
+from pathlib import Path
 
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
@@ -234,3 +235,83 @@ async def test_quitting_the_dashboard_while_saves_fail_keeps_the_session_elsewhe
     assert app.return_code == 2
     said = "".join(capsys.readouterr().err.split())  # as printed after the app: wrapped
     assert "".join(f"saved 3 handshakes to {fallback} instead".split()) in said
+
+
+async def test_autosave_writes_messages_and_the_close_that_come_after_the_first_save(
+    capture, tmp_path
+):
+    """Once the handshake is saved, a long-lived WebSocket only adds messages and, at last, its
+    close: each of those must reach the file too, or a crash loses the conversation."""
+    from wsinspect.sessions.autosave import Autosave
+
+    async def echo(ws) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    output = tmp_path / "live.json"
+    autosave = Autosave(capture.session, output, interval=0.05)
+    autosave.start()
+    try:
+        async with serve(echo, "127.0.0.1", 0) as server:
+            url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/chat"
+            async with connect(url, proxy=capture.url) as ws:
+                await until(lambda: output.exists() and _saved_status(output) == 101)
+                saves = autosave.saves
+                for text in ("one", "two", "three"):
+                    await ws.send(text)
+                    assert await ws.recv() == text
+                await until(lambda: _saved_messages(output) == 6)
+                assert autosave.saves > saves
+            await until(lambda: next(iter(load(output))).websocket.close is not None)
+    finally:
+        await autosave.stop_timer()
+    saved = next(iter(load(output))).websocket
+    assert saved.close.code == 1000 and saved.close.by == "client"
+    texts = [m.preview for m in saved.messages if m.opcode == 1]
+    assert texts == ["one", "one", "two", "two", "three", "three"]
+
+
+async def test_autosave_writes_a_close_that_comes_without_a_close_frame(capture, tmp_path):
+    """A server that dies mid-conversation sends no close frame: the close alone must be saved."""
+    from wsinspect.sessions.autosave import Autosave
+
+    die = asyncio.Event()
+
+    async def dies_on_bye(ws) -> None:
+        async for message in ws:
+            if message == "bye":
+                await die.wait()  # once the file holds the messages, so the close comes alone
+                ws.transport.abort()
+                return
+            await ws.send(message)
+
+    output = tmp_path / "live.json"
+    autosave = Autosave(capture.session, output, interval=0.05)
+    autosave.start()
+    try:
+        async with serve(dies_on_bye, "127.0.0.1", 0) as server:
+            url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/chat"
+            async with connect(url, proxy=capture.url) as ws:
+                await ws.send("hello")
+                assert await ws.recv() == "hello"
+                await ws.send("bye")
+                await until(lambda: output.exists() and _saved_messages(output) == 3)
+                saves = autosave.saves
+                die.set()
+                await ws.wait_closed()
+            await capture.closed(capture.handshakes[0])
+            await until(lambda: autosave.saves > saves)
+    finally:
+        await autosave.stop_timer()
+    close = next(iter(load(output))).websocket.close
+    assert close is not None and close.code == 1006
+
+
+def _saved_messages(path: Path) -> int:
+    """How many messages the file says the first WebSocket carried."""
+    saved = next((h.websocket for h in load(path)), None)
+    return 0 if saved is None else saved.counts.client_messages + saved.counts.server_messages
+
+
+def _saved_status(path: Path) -> int | None:
+    return next((h.status for h in load(path)), None)
