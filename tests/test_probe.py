@@ -218,7 +218,12 @@ async def test_unreachable_and_bad_input_are_one_line_and_exit_2():
     ):
         code, out, err = await run_cli("probe", *args)
         assert code == 2, (args, err)
-        assert err.strip().splitlines()[-1].count("\n") == 0 and words in err
+        # One line says why, the last; before it at most the line saying what is probed: no
+        # usage text, no traceback, no reason spread over lines.
+        *before, reason = err.strip().splitlines()
+        assert reason.startswith("wsinspect") and words in reason, (args, err)
+        assert len(before) <= 1, err
+        assert all(line.startswith(f"wsinspect: probing {args[0]} with ") for line in before), err
         assert "Traceback" not in err and out == ""
 
 
