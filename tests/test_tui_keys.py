@@ -1,0 +1,425 @@
+"""Every key of the dashboard and every command of its palette, pressed as a user does, over
+handshakes captured through the real proxy from real servers; each test reads what is DRAWN."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from textual.pilot import Pilot
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import InvalidStatus
+
+from tests.conftest import start_capture, until
+from tests.test_tui import list_text, screen_text
+from wsinspect.capture.proxy import ProxyConfig
+from wsinspect.sessions import load, save
+from wsinspect.tui.app import LiveOptions, WsinspectApp
+
+SIZE = (120, 40)
+ALLOWED = "http://app.test"
+REFUSED = "http://evil.test"
+SECRET = "s3cr3t-cookie"
+
+
+@dataclass
+class Traffic:
+    """Handshakes captured through the proxy, and the server they went to (still running)."""
+
+    path: Path  # the saved session
+    port: int
+
+
+async def echo(websocket: ServerConnection) -> None:
+    async for message in websocket:
+        await websocket.send(message)
+
+
+async def through(proxy_port: int, url: str, origin: str, cookie: bool = False) -> None:
+    """One WebSocket through the proxy; an accepted one says hello and closes."""
+    try:
+        async with connect(
+            url,
+            proxy=f"http://127.0.0.1:{proxy_port}",
+            origin=origin,
+            additional_headers={"Cookie": f"sid={SECRET}"} if cookie else None,
+        ) as websocket:
+            await websocket.send("hello")
+            await websocket.recv()
+    except InvalidStatus:
+        pass
+
+
+async def capture_traffic(saved: Path, ready: threading.Event, stop: asyncio.Event) -> None:
+    """Through a real proxy to a real server: an accepted /live that says hello, then a
+    refused /chat with a cookie (the newest, selected on opening). The server stays up for
+    probes until ``stop``."""
+    capture = await start_capture()
+    async with serve(echo, "127.0.0.1", 0, origins=[ALLOWED]) as server:
+        port = server.sockets[0].getsockname()[1]
+        await through(capture.port, f"ws://127.0.0.1:{port}/live", ALLOWED)
+        await through(capture.port, f"ws://127.0.0.1:{port}/chat", REFUSED, cookie=True)
+        await until(lambda: [h.status for h in capture.session] == [101, 403])
+        await until(lambda: capture.handshakes[0].websocket.close is not None)
+        await capture.proxy.stop()
+        save(capture.session, saved, redact=False)  # the secret, for the redaction toggle
+        ready.set()
+        await stop.wait()
+
+
+@pytest.fixture(scope="module")
+def captured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traffic]:
+    """Captured once for the module, in a thread with its own loop, where the server keeps
+    answering probes."""
+    saved = tmp_path_factory.mktemp("captured") / "session.json"
+    ready = threading.Event()
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(capture_traffic(saved, ready, stop),), daemon=True
+    )
+    thread.start()
+    assert ready.wait(30), "capturing the sample traffic timed out"
+    port = urlsplit(next(iter(load(saved))).url).port
+    assert port is not None
+    yield Traffic(saved, port)
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(10)
+
+
+@pytest.fixture
+def traffic(captured: Traffic) -> Traffic:
+    return captured
+
+
+async def settle(pilot: Pilot) -> None:
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def palette(pilot: Pilot, command: str) -> None:
+    """Run a command as a user does: Ctrl+P, its name, Enter."""
+    await pilot.press("ctrl+p")
+    await settle(pilot)
+    await pilot.press(*command)
+    await pilot.pause(0.3)  # the palette searches in the background
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+def opened(traffic: Traffic) -> WsinspectApp:
+    return WsinspectApp(session=load(traffic.path))
+
+
+def live() -> WsinspectApp:
+    return WsinspectApp(live=LiveOptions(proxy=ProxyConfig(port=0)))
+
+
+def detail_text(app: WsinspectApp) -> str:
+    """What the detail pane (below the list) draws."""
+    text = screen_text(app)
+    return text[text.index(" Findings  Request  Response") :]
+
+
+def rows(app: WsinspectApp) -> list[str]:
+    """The URLs of the rows the list draws, top to bottom."""
+    return [line.split()[2] for line in list_text(app).splitlines()[1:] if "ws://" in line]
+
+
+def path(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+# -- keys ------------------------------------------------------------------------------------
+
+
+async def test_slash_opens_the_filter_and_escape_closes_it(traffic: Traffic):
+    app = opened(traffic)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash")
+        await settle(pilot)
+        assert "filter: URL, Origin" in screen_text(app)
+        await pilot.press(*"chat")
+        await settle(pilot)
+        assert [path(url) for url in rows(app)] == ["chat"]
+        await pilot.press(*["backspace"] * 4, "escape")
+        await settle(pilot)
+        assert "filter: URL, Origin" not in screen_text(app)
+        assert [path(url) for url in rows(app)] == ["live", "chat"]
+
+
+async def test_x_shows_failures_only_and_again_shows_all(traffic: Traffic):
+    app = opened(traffic)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.press("x")
+        await settle(pilot)
+        assert [path(url) for url in rows(app)] == ["chat"]
+        assert "Showing failures and warnings only" in screen_text(app)
+        await pilot.press("x")
+        await settle(pilot)
+        assert [path(url) for url in rows(app)] == ["live", "chat"]
+
+
+async def test_c_copies_the_fix_drawn_for_the_selected_row(traffic: Traffic):
+    app = opened(traffic)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.press("c")
+        await settle(pilot)
+        assert 'origins=["http://evil.test"]' in app.clipboard
+        assert app.clipboard.strip().splitlines()[1] in detail_text(app)  # the fix shown
+        assert "Fix copied to the clipboard" in screen_text(app)
+
+
+@pytest.mark.parametrize("extension", [".json", ".har", ".mitm", ".md"])
+async def test_s_asks_where_and_saves_in_the_format_of_the_extension(
+    traffic: Traffic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extension: str
+):
+    monkeypatch.chdir(tmp_path)  # a short name to type
+    app = opened(traffic)
+    target = tmp_path / f"saved{extension}"
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.press("s")
+        await settle(pilot)
+        assert "Save to (.json session, .har HTTP Archive" in screen_text(app)
+        assert "wsinspect-session.json" in screen_text(app)
+        await pilot.press(*["backspace"] * len("wsinspect-session.json"), *target.name, "enter")
+        await settle(pilot)
+        assert "Saved 2 handshakes to" in screen_text(app)
+    if extension == ".md":
+        report = target.read_text()
+        assert "origin-rejected" in report and SECRET not in report
+    else:
+        assert [h.status for h in load(target)] == [101, 403]
+
+
+async def test_p_pauses_the_drawn_list_while_capturing_goes_on():
+    app = live()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.proxy is not None)
+        async with serve(echo, "127.0.0.1", 0) as server:
+            base = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+            await through(app.proxy.port, f"{base}/before", ALLOWED)
+            await until(lambda: rows(app) == [f"{base}/before"])
+            await pilot.press("p")
+            await through(app.proxy.port, f"{base}/during", ALLOWED)
+            await until(lambda: len(app.session) == 2)
+            await pilot.pause(0.3)  # three pulls of the list
+            assert rows(app) == [f"{base}/before"]
+            assert "PAUSED" in screen_text(app).splitlines()[0]
+            await pilot.press("p")
+            await until(lambda: rows(app) == [f"{base}/before", f"{base}/during"])
+            assert "PAUSED" not in screen_text(app).splitlines()[0]
+        await app.stop_proxy()
+
+
+async def test_f_jumps_to_the_newest_row_and_follows(traffic: Traffic):
+    app = opened(traffic)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("home")
+        await settle(pilot)
+        assert "OK  " in detail_text(app) and "/live" in detail_text(app)
+        await pilot.press("f")
+        await settle(pilot)
+        assert "ERROR  ws://" in detail_text(app) and "/chat" in detail_text(app)
+
+
+async def test_t_probes_the_server_and_the_probe_tab_shows_it(traffic: Traffic):
+    app = opened(traffic)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("t")
+        await until(lambda: "5 handshakes, each closed at once" in screen_text(app), timeout=10)
+        await settle(pilot)
+        shown = detail_text(app)
+        assert f"Probe of ws://127.0.0.1:{traffic.port}/chat" in shown
+        assert "null Origin     null" in shown
+        assert "refuses every Origin tried" in shown
+        assert "not sent: Cookie" in shown
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("1", "1. [error] origin-rejected: Origin http://evil.test refused"),
+        ("2", "Cookie: [redacted]"),
+        ("3", "HTTP/1.1 403 Forbidden"),
+        ("4", "No WebSocket: the handshake was not upgraded."),
+        ("5", "Press t to probe this endpoint"),
+    ],
+)
+async def test_number_keys_draw_their_tab_for_the_selected_row(
+    traffic: Traffic, key: str, expected: str
+):
+    app = opened(traffic)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5" if key == "1" else "1", key)
+        await settle(pilot)
+        assert expected in detail_text(app)
+
+
+async def test_4_draws_the_messages_of_an_upgraded_row(traffic: Traffic):
+    app = opened(traffic)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("home", "4")
+        await settle(pilot)
+        shown = detail_text(app)
+        assert "client → server: 1 messages" in shown
+        assert "hello" in shown and "closed by the client: 1000" in shown
+
+
+async def test_r_shows_and_hides_secrets_on_screen(traffic: Traffic):
+    app = opened(traffic)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        assert SECRET not in screen_text(app)
+        await pilot.press("r")
+        await settle(pilot)
+        assert f"Cookie: sid={SECRET}" in detail_text(app)
+
+
+async def test_ctrl_l_clears_the_drawn_list(traffic: Traffic):
+    app = opened(traffic)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        assert rows(app) == []
+        assert "0 handshakes" in screen_text(app).splitlines()[0]
+        assert "Select a handshake." in detail_text(app)
+
+
+async def test_n_listens_on_a_free_port_when_the_asked_one_is_taken():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        app = WsinspectApp(live=LiveOptions(proxy=ProxyConfig(port=port)))
+        async with app.run_test(size=SIZE) as pilot:
+            await until(lambda: "Press n" in screen_text(app).splitlines()[0])
+            await pilot.press("n")
+            await until(lambda: "proxy 127.0.0.1:" in screen_text(app).splitlines()[0])
+            assert f"proxy 127.0.0.1:{port} " not in screen_text(app)
+            await app.stop_proxy()
+
+
+@pytest.mark.parametrize("key", ["question_mark", "f1"])
+async def test_help_lists_the_keys_and_closes_again(traffic: Traffic, key: str):
+    app = opened(traffic)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(key)
+        await settle(pilot)
+        for line in ("^l Clear", "n Free port", "r Redact", "x Failures only", "1 Findings"):
+            assert line in screen_text(app), line
+        await pilot.press(key)
+        await settle(pilot)
+        assert "n Free port" not in screen_text(app)
+
+
+async def test_q_quits_and_saves_what_was_captured(tmp_path: Path):
+    saved = tmp_path / "quit.json"
+    app = WsinspectApp(live=LiveOptions(proxy=ProxyConfig(port=0), save=saved, save_every=60))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.proxy is not None)
+        async with serve(echo, "127.0.0.1", 0) as server:
+            url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/bye"
+            await through(app.proxy.port, url, ALLOWED)
+            await until(lambda: rows(app) == [url])
+        await pilot.press("q")
+        await until(lambda: app.return_code is not None)
+    assert app.return_code == 0
+    assert [h.url for h in load(saved)] == [url]
+
+
+# -- the command palette ---------------------------------------------------------------------
+
+
+async def test_palette_filter_opens_the_filter(traffic: Traffic):
+    app = opened(traffic)
+    async with app.run_test(size=SIZE) as pilot:
+        await palette(pilot, "Filter")
+        assert "filter: URL, Origin" in screen_text(app)
+        await pilot.press(*"live")
+        await settle(pilot)
+        assert [path(url) for url in rows(app)] == ["live"]
+
+
+async def test_palette_failures_only(traffic: Traffic):
+    app = opened(traffic)
+    async with app.run_test(size=SIZE) as pilot:
+        await palette(pilot, "Failures only")
+        assert [path(url) for url in rows(app)] == ["chat"]
+
+
+async def test_palette_copy_fix(traffic: Traffic):
+    app = opened(traffic)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await palette(pilot, "Copy fix")
+        assert 'origins=["http://evil.test"]' in app.clipboard
+        assert "Fix copied to the clipboard" in screen_text(app)
+
+
+@pytest.mark.parametrize(
+    ("command", "cookie_sent"), [("Probe", False), ("Probe with credentials", True)]
+)
+async def test_palette_probes(traffic: Traffic, command: str, cookie_sent: bool):
+    app = opened(traffic)
+    async with app.run_test(size=SIZE) as pilot:
+        await palette(pilot, command)
+        await until(lambda: "5 handshakes, each closed at once" in screen_text(app), timeout=10)
+        await settle(pilot)
+        assert f"Probe of ws://127.0.0.1:{traffic.port}/chat" in detail_text(app)
+        assert ("not sent: Cookie" in detail_text(app)) is not cookie_sent
+
+
+async def test_palette_save_session(
+    traffic: Traffic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    app = opened(traffic)
+    target = tmp_path / "palette.har"
+    async with app.run_test(size=SIZE) as pilot:
+        await palette(pilot, "Save session")
+        assert "Save to (.json session" in screen_text(app)
+        await pilot.press(*["backspace"] * len("wsinspect-session.json"), *target.name, "enter")
+        await settle(pilot)
+    assert [h.status for h in load(target)] == [101, 403]
+
+
+async def test_palette_follow(traffic: Traffic):
+    app = opened(traffic)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("home")
+        await palette(pilot, "Follow")
+        assert "ERROR  ws://" in detail_text(app) and "/chat" in detail_text(app)
+
+
+async def test_palette_pause_and_resume(traffic: Traffic):
+    app = opened(traffic)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await palette(pilot, "Pause / resume")
+        assert "PAUSED" in screen_text(app).splitlines()[0]
+        assert "Paused: capturing continues, the list waits" in screen_text(app)
+        await palette(pilot, "Pause / resume")
+        assert "PAUSED" not in screen_text(app).splitlines()[0]
+
+
+async def test_palette_toggle_redaction(traffic: Traffic):
+    app = opened(traffic)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await palette(pilot, "Toggle redaction")
+        assert f"Cookie: sid={SECRET}" in detail_text(app)
+
+
+async def test_palette_clear(traffic: Traffic):
+    app = opened(traffic)
+    async with app.run_test(size=SIZE) as pilot:
+        await palette(pilot, "Clear")
+        assert rows(app) == []
+        assert "0 handshakes" in screen_text(app).splitlines()[0]
