@@ -185,6 +185,12 @@ CASES: list[tuple[str, Target, Server, list[tuple[Verdict, str]]]] = [
         [("ok", "accepts same-origin only"), ("error", REFUSES_PAGE), ("warning", NULL_ORIGIN)],
     ),
     (
+        "null accepted, and the page's own Origin is null (a sandboxed iframe)",
+        Target(URL, origins=("null",)),
+        allowing(OWN, "null"),
+        [("ok", "accepts same-origin only"), ("warning", NULL_ORIGIN)],
+    ),
+    (
         "any Origin, with cookies (websockets without origins=)",
         Target(URL, origins=(PAGE,), headers=(("Cookie", "sid=1"),)),
         lambda variant: Reply(101),

@@ -155,7 +155,8 @@ def _origin_policy(trials: list[Trial], carries_cookies: bool) -> list[Statement
                 "of the handshake as given has the fix for this stack)",
             )
         )
-    if accepted("null Origin"):
+    # By value, not kind: when the page's own Origin is null, the probe sends it once, as given.
+    if any(t.accepted for t in tried if t.variant.origin == "null"):
         statements.append(
             Statement(
                 "warning",
