@@ -101,6 +101,24 @@ async def test_open_server_accepts_any_origin_and_cookies_make_it_a_hijacking_ri
     assert with_cookie.verdict == "warning"
 
 
+async def test_an_allow_list_with_null_is_a_warning():
+    """``origins=[page, "null"]``: any page can reach the endpoint from a sandboxed iframe."""
+    async with serve(echo, "127.0.0.1", 0, origins=[PAGE, "null"]) as server:
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+        report = await probe(Target(url, origins=(PAGE,)))
+    assert row(report, "null Origin")[0] == 101
+    assert row(report, "foreign Origin")[0] == 403
+    assert [(s.severity, s.text) for s in report.policy] == [
+        ("ok", f"accepts these origins: {PAGE}"),
+        (
+            "warning",
+            "accepts Origin: null — sandboxed iframes and file:// pages send it, so any web page "
+            "can reach this endpoint through one; do not allow null",
+        ),
+    ]
+    assert report.verdict == "warning"
+
+
 # -- coder/websocket and gorilla/websocket (Go) -----------------------------------------------
 
 
