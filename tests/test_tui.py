@@ -277,3 +277,28 @@ async def test_failures_only_draws_the_errors_and_the_warnings_not_the_ok():
         await pilot.press("x")  # and back
         await pilot.pause()
         assert "/fine" in list_text(app)
+
+
+async def test_a_captured_cookie_and_token_are_not_drawn_by_default():
+    """Screen sharing is safe without pressing anything: no tab, nor the list, draws them."""
+    secret = "s3cr3tvalue"
+    handshake = attempt(
+        101,
+        upgraded(),
+        origin="http://127.0.0.1:8080",
+        url=f"ws://h.test/?token={secret}",
+        extra=[("Cookie", f"theme=dark; prefs={secret}")],  # no secret-looking name
+    )
+    session = Session(created=0.0)
+    session.add(diagnose.apply(handshake))
+    app = WsinspectApp(session=session)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "token=[redacted]" in list_text(app)
+        for tab in "12345":
+            await pilot.press(tab)
+            await pilot.pause()
+            assert secret not in screen_text(app), f"tab {tab}"
+        await pilot.press("2")
+        await pilot.pause()
+        assert "Cookie: [redacted]" in screen_text(app)
