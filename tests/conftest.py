@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +33,10 @@ def require(what: str, available: bool, how: str) -> None:
 
 
 def require_program(name: str, how: str) -> str:
-    path = shutil.which(name)
+    """The program installed beside the running interpreter (the venv's own ``mitmdump``, of
+    the mitmproxy the tests import), else the first on PATH."""
+    beside = Path(sys.executable).parent / name
+    path = str(beside) if os.access(beside, os.X_OK) else shutil.which(name)
     require(name, path is not None, how)
     assert path is not None
     return path
