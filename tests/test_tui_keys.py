@@ -420,3 +420,40 @@ async def test_palette_clear(traffic: Traffic):
         await palette(pilot, "Clear")
         assert rows(app) == []
         assert "0 handshakes" in screen_text(app).splitlines()[0]
+
+
+async def test_palette_keys_shows_the_keys(traffic: Traffic):
+    app = opened(traffic)
+    async with app.run_test(size=SIZE) as pilot:
+        await palette(pilot, "Keys")
+        assert "^l Clear" in screen_text(app) and "n Free port" in screen_text(app)
+
+
+async def test_palette_quit_saves_as_q_does(tmp_path: Path):
+    saved = tmp_path / "quit.json"
+    app = WsinspectApp(live=LiveOptions(proxy=ProxyConfig(port=0), save=saved, save_every=60))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.proxy is not None)
+        async with serve(echo, "127.0.0.1", 0) as server:
+            url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/bye"
+            await through(app.proxy.port, url, ALLOWED)
+            await until(lambda: rows(app) == [url])
+        await palette(pilot, "Quit")
+        await until(lambda: app.return_code is not None)
+    assert [h.url for h in load(saved)] == [url]
+
+
+async def test_palette_offers_a_browser_only_behind_a_proxy_of_its_own(traffic: Traffic):
+    """Listed, not run: running it starts a real browser (tests/test_browser.py does)."""
+    for app in (live(), opened(traffic)):
+        async with app.run_test(size=SIZE) as pilot:
+            if app.live is not None:
+                await until(lambda: app.proxy is not None)  # noqa: B023 (awaited here)
+            await pilot.press("ctrl+p")
+            await settle(pilot)
+            await pilot.press(*"browser")
+            await pilot.pause(0.6)  # past the palette's "no matches" countdown
+            listed = "Open a browser through this proxy" in screen_text(app)
+            assert listed is (app.live is not None)
+            if app.proxy is not None:
+                await app.stop_proxy()
