@@ -13,7 +13,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
+from textual.widgets import Input
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import InvalidStatus
@@ -105,12 +107,24 @@ async def settle(pilot: Pilot) -> None:
     await pilot.pause()
 
 
-async def palette(pilot: Pilot, command: str) -> None:
-    """Run a command as a user does: Ctrl+P, its name, Enter."""
+async def paste(pilot: Pilot, text: str) -> None:
+    """Paste into the focused field: one search or redraw, not one a typed key."""
+    focused = pilot.app.screen.focused
+    assert isinstance(focused, Input)
+    focused.post_message(events.Paste(text))
+    await settle(pilot)
+
+
+async def search_palette(pilot: Pilot, text: str) -> None:
     await pilot.press("ctrl+p")
     await settle(pilot)
-    await pilot.press(*command)
+    await paste(pilot, text)
     await pilot.pause(0.3)  # the palette searches in the background
+
+
+async def palette(pilot: Pilot, command: str) -> None:
+    """Run a command as a user does: Ctrl+P, its name, Enter."""
+    await search_palette(pilot, command)
     await pilot.press("enter")
     await settle(pilot)
 
@@ -189,7 +203,9 @@ async def test_s_asks_where_and_saves_in_the_format_of_the_extension(
             await settle(pilot)
             assert "Save to (.json session, .har HTTP Archive" in screen_text(app)
             assert "wsinspect-session.json" in screen_text(app)  # the proposed name
-            await pilot.press("ctrl+u", *name, "enter")
+            await pilot.press("ctrl+u")
+            await paste(pilot, name)
+            await pilot.press("enter")
             await settle(pilot)
             assert f"Saved 2 handshakes to {name}" in screen_text(app)
     for name in ("saved.json", "saved.har", "saved.mitm"):
@@ -383,7 +399,9 @@ async def test_palette_save_session(
     async with app.run_test(size=SIZE) as pilot:
         await palette(pilot, "Save session")
         assert "Save to (.json session" in screen_text(app)
-        await pilot.press("ctrl+u", *target.name, "enter")
+        await pilot.press("ctrl+u")
+        await paste(pilot, target.name)
+        await pilot.press("enter")
         await settle(pilot)
     assert [h.status for h in load(target)] == [101, 403]
 
@@ -449,10 +467,8 @@ async def test_palette_offers_a_browser_only_behind_a_proxy_of_its_own(traffic: 
         async with app.run_test(size=SIZE) as pilot:
             if app.live is not None:
                 await until(lambda: app.proxy is not None)  # noqa: B023 (awaited here)
-            await pilot.press("ctrl+p")
-            await settle(pilot)
-            await pilot.press(*"browser")
-            await pilot.pause(0.6)  # past the palette's "no matches" countdown
+            await search_palette(pilot, "browser")
+            await pilot.pause(0.3)  # past the palette's "no matches" countdown
             listed = "Open a browser through this proxy" in screen_text(app)
             assert listed is (app.live is not None)
             if app.proxy is not None:
