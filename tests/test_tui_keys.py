@@ -78,7 +78,7 @@ async def capture_traffic(saved: Path, ready: threading.Event, stop: asyncio.Eve
 
 
 @pytest.fixture(scope="module")
-def captured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traffic]:
+def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traffic]:
     """Captured once for the module, in a thread with its own loop, where the server keeps
     answering probes."""
     saved = tmp_path_factory.mktemp("captured") / "session.json"
@@ -95,11 +95,7 @@ def captured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traffic]:
     yield Traffic(saved, port)
     loop.call_soon_threadsafe(stop.set)
     thread.join(10)
-
-
-@pytest.fixture
-def traffic(captured: Traffic) -> Traffic:
-    return captured
+    loop.close()
 
 
 async def settle(pilot: Pilot) -> None:
