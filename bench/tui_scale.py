@@ -98,7 +98,7 @@ async def scale(count: int) -> tuple[float, list[float], list[float], float]:
             for handshake in pending[offset : offset + 5000]:
                 session.add(handshake)
             await pilot.pause(0)  # let the app pull and draw, as its timer would
-        while listing.visible_count < count:
+        while listing.listed_count < count:
             await pilot.pause(0.01)
         ingest = count / (time.perf_counter() - started)
         await pilot.pause(0.2)

@@ -29,10 +29,10 @@ async def main() -> int:
         listing = app.query_one(HandshakeList)
 
         async def select(path: str, key: str, name: str) -> None:
-            row = next(i for i, h in enumerate(listing.visible()) if path in h.url)
+            row = next(i for i, h in enumerate(listing.listed()) if path in h.url)
             listing.cursor = row
             await pilot.press(key)
-            url = listing.visible()[row].url
+            url = listing.listed()[row].url
             for _ in range(200):  # a probe takes a moment
                 probing = app.detail.probes.get(url)
                 if probing is None or probing.report or probing.error:

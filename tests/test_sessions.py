@@ -373,7 +373,7 @@ async def test_open_reads_a_har_in_the_dashboard():
     app = WsinspectApp(session=session)
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.pause()
-        assert app.query_one(HandshakeList).visible_count == 3
+        assert app.query_one(HandshakeList).listed_count == 3
 
 
 # -- hostile documents -------------------------------------------------------------------------

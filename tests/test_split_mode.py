@@ -85,8 +85,8 @@ async def test_the_addon_feeds_a_dashboard_over_a_unix_socket(tmp_path):
         async with mitmdump_with_addon(f"wsinspect_feed={socket}") as proxy:
             await browse(proxy)
             listing = app.query_one(HandshakeList)
-            await until(lambda: listing.visible_count == 2, timeout=15)
-            refused, accepted = listing.visible()
+            await until(lambda: listing.listed_count == 2, timeout=15)
+            refused, accepted = listing.listed()
             await until(lambda: accepted.websocket is not None and accepted.websocket.close)
         await pilot.pause()
         assert refused.findings[0].code == "origin-rejected"

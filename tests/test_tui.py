@@ -95,7 +95,7 @@ async def test_live_refusal_turns_red_and_shows_origin_evidence_and_fix():
                     pass
             except InvalidStatus:
                 pass
-        await until(lambda: app.query_one(HandshakeList).visible_count == 1)
+        await until(lambda: app.query_one(HandshakeList).listed_count == 1)
         await pilot.pause(0.2)
         assert "red" in row_styles(app, 0)
         findings = shown(app, "detail-findings")
@@ -116,20 +116,20 @@ async def test_filter_and_failures_only():
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         listing = app.query_one(HandshakeList)
-        assert listing.visible_count == 3
+        assert listing.listed_count == 3
         await pilot.press("slash", *"graphql")
         await pilot.pause()
-        assert [h.url for h in listing.visible()] == ["ws://127.0.0.1:8080/graphql"]
+        assert [h.url for h in listing.listed()] == ["ws://127.0.0.1:8080/graphql"]
         await pilot.press("escape")  # back to the list; the filter text stays
         app.query_one("#filter").value = ""
         await pilot.pause()
-        assert listing.visible_count == 3
+        assert listing.listed_count == 3
         await pilot.press("x")
         await pilot.pause()
-        assert [h.verdict for h in listing.visible()] == ["error", "error"]
+        assert [h.verdict for h in listing.listed()] == ["error", "error"]
         await pilot.press("slash", *"origin-rejected")
         await pilot.pause()
-        assert [h.url for h in listing.visible()] == ["ws://127.0.0.1:8080/chat"]
+        assert [h.url for h in listing.listed()] == ["ws://127.0.0.1:8080/chat"]
 
 
 async def test_selecting_moves_the_detail_and_tabs_switch():
@@ -166,7 +166,7 @@ async def test_open_shows_a_saved_session(tmp_path):
     app = WsinspectApp(session=load(path))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert app.query_one(HandshakeList).visible_count == 3
+        assert app.query_one(HandshakeList).listed_count == 3
         assert "saved session" in str(app.status.render())
 
 

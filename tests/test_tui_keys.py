@@ -99,7 +99,10 @@ def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traffic]:
 
 
 async def settle(pilot: Pilot) -> None:
+    """Let the key's messages, the refresh they ask for and the next frame all happen (two bare
+    pauses were not always enough on a busy machine)."""
     await pilot.pause()
+    await pilot.pause(0.1)
     await pilot.pause()
 
 

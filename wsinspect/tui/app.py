@@ -276,7 +276,7 @@ class WsinspectApp(App[None]):
             len(self.session),
             self._tally["error"],
             self._tally["warning"],
-            self.handshake_list.visible_count,
+            self.handshake_list.listed_count,
             self.paused,
             getattr(self.proxy, "dropped", 0),  # an attached feed's
         )

@@ -104,7 +104,7 @@ class HandshakeList(ScrollView, can_focus=True):
     # -- data --------------------------------------------------------------------------------
 
     @property
-    def visible_count(self) -> int:
+    def listed_count(self) -> int:
         return len(self._visible)
 
     @property
@@ -113,7 +113,9 @@ class HandshakeList(ScrollView, can_focus=True):
             return self._all[self._visible[self.cursor]]
         return None
 
-    def visible(self) -> list[Handshake]:
+    def listed(self) -> list[Handshake]:
+        """The handshakes the filter lets through, in order. (Not ``visible``: that is Textual's
+        own property of every widget, which its focus and layout code read.)"""
         return [self._all[i] for i in self._visible]
 
     def add(self, handshakes: list[Handshake]) -> None:
