@@ -7,7 +7,7 @@ import asyncio
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -333,8 +333,10 @@ async def test_question_mark_lists_the_keys_and_f1_closes_them(traffic: Traffic)
         assert "n Free port" in screen_text(app)
 
 
-async def test_q_quits_and_saves_what_was_captured(tmp_path: Path):
-    saved = tmp_path / "quit.json"
+async def capture_one_then_quit(
+    saved: Path, quit: Callable[[Pilot], Awaitable[None]]
+) -> tuple[WsinspectApp, str]:
+    """A live dashboard saving to ``saved`` captures one handshake, then ``quit`` ends it."""
     app = WsinspectApp(live=LiveOptions(proxy=ProxyConfig(port=0), save=saved, save_every=60))
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.proxy is not None)
@@ -342,8 +344,14 @@ async def test_q_quits_and_saves_what_was_captured(tmp_path: Path):
             url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/bye"
             await through(app.proxy.port, url, ALLOWED)
             await until(lambda: rows(app) == [url])
-        await pilot.press("q")
+        await quit(pilot)
         await until(lambda: app.return_code is not None)
+    return app, url
+
+
+async def test_q_quits_and_saves_what_was_captured(tmp_path: Path):
+    saved = tmp_path / "quit.json"
+    app, url = await capture_one_then_quit(saved, lambda pilot: pilot.press("q"))
     assert app.return_code == 0
     assert [h.url for h in load(saved)] == [url]
 
@@ -448,15 +456,7 @@ async def test_palette_keys_shows_the_keys(traffic: Traffic):
 
 async def test_palette_quit_saves_as_q_does(tmp_path: Path):
     saved = tmp_path / "quit.json"
-    app = WsinspectApp(live=LiveOptions(proxy=ProxyConfig(port=0), save=saved, save_every=60))
-    async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: app.proxy is not None)
-        async with serve(echo, "127.0.0.1", 0) as server:
-            url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/bye"
-            await through(app.proxy.port, url, ALLOWED)
-            await until(lambda: rows(app) == [url])
-        await palette(pilot, "Quit")
-        await until(lambda: app.return_code is not None)
+    _, url = await capture_one_then_quit(saved, lambda pilot: palette(pilot, "Quit"))
     assert [h.url for h in load(saved)] == [url]
 
 
