@@ -8,12 +8,14 @@ loses at most one interval; a reader that stops reading `record`'s output costs 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pty
 import re
 import signal
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from websockets.asyncio.client import connect
@@ -23,7 +25,9 @@ from websockets.exceptions import InvalidStatus
 from tests.conftest import until
 from tests.helpers import start_record
 from tests.servers import free_port, wait_for_port
+from wsinspect.model import Session
 from wsinspect.sessions import load
+from wsinspect.sessions.autosave import Autosave
 
 
 async def refuse_through(
@@ -242,29 +246,26 @@ async def test_autosave_writes_messages_and_the_close_that_come_after_the_first_
 ):
     """Once the handshake is saved, a long-lived WebSocket only adds messages and, at last, its
     close: each of those must reach the file too, or a crash loses the conversation."""
-    from wsinspect.sessions.autosave import Autosave
 
     async def echo(ws) -> None:
         async for message in ws:
             await ws.send(message)
 
     output = tmp_path / "live.json"
-    autosave = Autosave(capture.session, output, interval=0.05)
-    autosave.start()
-    try:
-        async with serve(echo, "127.0.0.1", 0) as server:
-            url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/chat"
-            async with connect(url, proxy=capture.url) as ws:
-                await until(lambda: output.exists() and _saved_status(output) == 101)
-                saves = autosave.saves
-                for text in ("one", "two", "three"):
-                    await ws.send(text)
-                    assert await ws.recv() == text
-                await until(lambda: _saved_messages(output) == 6)
-                assert autosave.saves > saves
-            await until(lambda: next(iter(load(output))).websocket.close is not None)
-    finally:
-        await autosave.stop_timer()
+    async with (
+        autosaving(capture.session, output) as autosave,
+        serve(echo, "127.0.0.1", 0) as server,
+    ):
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/chat"
+        async with connect(url, proxy=capture.url) as ws:
+            await until(lambda: output.exists() and _saved_status(output) == 101)
+            saves = autosave.saves
+            for text in ("one", "two", "three"):
+                await ws.send(text)
+                assert await ws.recv() == text
+            await until(lambda: _saved_messages(output) == 6)
+            assert autosave.saves > saves
+        await until(lambda: next(iter(load(output))).websocket.close is not None)
     saved = next(iter(load(output))).websocket
     assert saved.close.code == 1000 and saved.close.by == "client"
     texts = [m.preview for m in saved.messages if m.opcode == 1]
@@ -273,7 +274,6 @@ async def test_autosave_writes_messages_and_the_close_that_come_after_the_first_
 
 async def test_autosave_writes_a_close_that_comes_without_a_close_frame(capture, tmp_path):
     """A server that dies mid-conversation sends no close frame: the close alone must be saved."""
-    from wsinspect.sessions.autosave import Autosave
 
     die = asyncio.Event()
 
@@ -286,25 +286,34 @@ async def test_autosave_writes_a_close_that_comes_without_a_close_frame(capture,
             await ws.send(message)
 
     output = tmp_path / "live.json"
-    autosave = Autosave(capture.session, output, interval=0.05)
-    autosave.start()
-    try:
-        async with serve(dies_on_bye, "127.0.0.1", 0) as server:
-            url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/chat"
-            async with connect(url, proxy=capture.url) as ws:
-                await ws.send("hello")
-                assert await ws.recv() == "hello"
-                await ws.send("bye")
-                await until(lambda: output.exists() and _saved_messages(output) == 3)
-                saves = autosave.saves
-                die.set()
-                await ws.wait_closed()
-            await capture.closed(capture.handshakes[0])
-            await until(lambda: autosave.saves > saves)
-    finally:
-        await autosave.stop_timer()
+    async with (
+        autosaving(capture.session, output) as autosave,
+        serve(dies_on_bye, "127.0.0.1", 0) as server,
+    ):
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/chat"
+        async with connect(url, proxy=capture.url) as ws:
+            await ws.send("hello")
+            assert await ws.recv() == "hello"
+            await ws.send("bye")
+            await until(lambda: output.exists() and _saved_messages(output) == 3)
+            saves = autosave.saves
+            die.set()
+            await ws.wait_closed()
+        await capture.closed(capture.handshakes[0])
+        await until(lambda: autosave.saves > saves)
     close = next(iter(load(output))).websocket.close
     assert close is not None and close.code == 1006
+
+
+@contextlib.asynccontextmanager
+async def autosaving(session: Session, output: Path) -> AsyncIterator[Autosave]:
+    """An autosave of ``session`` every 50 ms while the block runs."""
+    autosave = Autosave(session, output, interval=0.05)
+    autosave.start()
+    try:
+        yield autosave
+    finally:
+        await autosave.stop_timer()
 
 
 def _saved_messages(path: Path) -> int:
