@@ -5,14 +5,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 from wsinspect import __version__
-
-if TYPE_CHECKING:
-    from wsinspect.model import Handshake
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -425,6 +422,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _diagnose(args: argparse.Namespace) -> int:
     from wsinspect import report
+    from wsinspect.sessions.redact import RedactedHandshakes
 
     handshakes = []
     unreadable = False
@@ -441,25 +439,11 @@ def _diagnose(args: argparse.Namespace) -> int:
         "json": report.json_chunks,
         "markdown": report.markdown_chunks,
     }
-    shown = _Redacted(handshakes) if args.redact else handshakes
+    shown = RedactedHandshakes(handshakes) if args.redact else handshakes
     sys.stdout.writelines(render[args.format](shown))  # written as rendered, never whole
     if unreadable:
         return EXIT_USAGE
     return _exit_code([h.verdict for h in handshakes], args.fail_on)
-
-
-class _Redacted(Iterable["Handshake"]):
-    """Handshakes redacted one at a time, each time they are gone through (the Markdown report
-    goes through them twice, the table then the details): a redacted copy of them all would be
-    a second session in memory."""
-
-    def __init__(self, handshakes: list[Handshake]) -> None:
-        self._handshakes = handshakes
-
-    def __iter__(self) -> Iterator[Handshake]:
-        from wsinspect.sessions.redact import redact_handshake
-
-        return map(redact_handshake, self._handshakes)
 
 
 def _probe(args: argparse.Namespace) -> int:

@@ -340,6 +340,18 @@ class _RedactedView(Session):
         return map(redact_handshake, Session.__iter__(self))
 
 
+class RedactedHandshakes(Iterable[Handshake]):
+    """Handshakes redacted one at a time, each time they are gone through (the Markdown report
+    goes through them twice, the table then the details): a redacted copy of them all would be
+    a second session in memory. ``redacted_view`` is the same for a whole session."""
+
+    def __init__(self, handshakes: Sequence[Handshake]) -> None:
+        self._handshakes = handshakes
+
+    def __iter__(self) -> Iterator[Handshake]:
+        return map(redact_handshake, self._handshakes)
+
+
 def _proxy(proxy: dict[str, object]) -> dict[str, object]:
     return {k: redact_text(v) if isinstance(v, str) else v for k, v in proxy.items()}
 
@@ -555,6 +567,7 @@ def _finding(finding: Finding, secrets: Sequence[str]) -> Finding:
 
 __all__ = [
     "REDACTED",
+    "RedactedHandshakes",
     "is_secret_header",
     "is_secret_key",
     "is_secret_param",
