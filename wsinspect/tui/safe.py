@@ -22,7 +22,7 @@ def literal(text: str, style: StyleType = "") -> Text:
     return Text(printable(text), style=style)
 
 
-def printable_lines(text: str) -> str:
+def printable_block(text: str) -> str:
     """Text of several lines (a fix quoting a captured path) made printable, its line breaks and
     tabs kept (Go fixes are indented with tabs)."""
     lines = text.split("\n")

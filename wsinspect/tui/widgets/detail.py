@@ -14,7 +14,7 @@ from textual.widgets import TabbedContent, TabPane
 
 from wsinspect.model import Handshake, Headers
 from wsinspect.text import printable
-from wsinspect.tui.safe import literal, on_screen, printable_lines
+from wsinspect.tui.safe import literal, on_screen, printable_block
 from wsinspect.tui.widgets.probe_tab import ProbeRun, probe_view
 from wsinspect.tui.widgets.rendered_view import RenderedView
 
@@ -42,7 +42,7 @@ def highlighted(snippet: str, language: str) -> Text:
     """A fix snippet, syntax-highlighted once: the same fixes recur across many handshakes."""
     from rich.syntax import Syntax  # Pygments: imported after the first screen
 
-    snippet = printable_lines(snippet)  # it quotes captured text: an Origin, a path
+    snippet = printable_block(snippet)  # it quotes captured text: an Origin, a path
     text = Syntax(snippet, language, theme="ansi_dark").highlight(snippet)
     text.rstrip()
     return text
