@@ -13,7 +13,11 @@ import errno
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mitmproxy.addons.proxyserver import Proxyserver
+    from mitmproxy.master import Master
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8877
@@ -95,8 +99,9 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def proxy_addons() -> list[object]:
-    """The mitmproxy addons a capturing proxy needs, instead of mitmdump's thirty-one.
+def proxy_addons(server: Proxyserver) -> list[object]:
+    """The mitmproxy addons a capturing proxy needs, instead of mitmdump's thirty-one, around
+    the ``server`` that listens (its owner keeps it: mitmproxy's lookup by name is untyped).
 
     mitmproxy offers every event — each relayed chunk of every WebSocket — to every loaded addon;
     with the full set that was half the proxy's CPU under load (bench/load.py, 500 connections:
@@ -111,7 +116,6 @@ def proxy_addons() -> list[object]:
         next_layer,
         onboarding,
         proxyauth,
-        proxyserver,
         tlsconfig,
         upstream_auth,
     )
@@ -122,7 +126,7 @@ def proxy_addons() -> list[object]:
         disable_h2c.DisableH2C(),
         onboarding.Onboarding(),  # http://mitm.it: the CA for download
         proxyauth.ProxyAuth(),
-        proxyserver.Proxyserver(),
+        server,
         next_layer.NextLayer(),
         tlsconfig.TlsConfig(),
         upstream_auth.UpstreamAuth(),  # upstream:URL with credentials
@@ -135,26 +139,28 @@ class EmbeddedProxy:
     def __init__(self, config: ProxyConfig, addons: Sequence[object]) -> None:
         self.config = config
         self._addons = list(addons)
-        self._master: Any = None
+        self._master: Master | None = None
+        self._server: Proxyserver | None = None
         self._task: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
         """The port actually bound (differs from the config's when that was 0)."""
-        if self._master is not None:
-            proxyserver = self._master.addons.get("proxyserver")
-            for address in proxyserver.listen_addrs():
+        if self._master is not None and self._server is not None:
+            for address in self._server.listen_addrs():
                 return int(address[1])
         return self.config.port
 
     async def start(self) -> None:
         from mitmproxy import options
+        from mitmproxy.addons.proxyserver import Proxyserver
         from mitmproxy.master import Master
 
         check_mode(self.config.mode)
         opts = options.Options()
         master = Master(opts, event_loop=asyncio.get_running_loop())
-        master.addons.add(*proxy_addons())
+        server = Proxyserver()
+        master.addons.add(*proxy_addons(server))
         if self.config.guards_loopback:
             from wsinspect.capture.guard import LoopbackGuard
 
@@ -172,25 +178,22 @@ class EmbeddedProxy:
         )
         if self.config.upstream_ca:
             opts.update(ssl_verify_upstream_trusted_ca=self.config.upstream_ca)
-        proxyserver = master.addons.get("proxyserver")
-        if not await proxyserver.setup_servers():
-            failure = next(
-                (s.last_exception for s in proxyserver.servers if s.last_exception), None
-            )
-            await proxyserver.servers.update([])
+        if not await server.setup_servers():
+            failure = next((s.last_exception for s in server.servers if s.last_exception), None)
+            await server.servers.update([])
             raise ProxyError(self._explain(failure))
-        self._master = master
+        self._master, self._server = master, server
         self._task = asyncio.create_task(master.run(), name="wsinspect proxy")
 
     async def stop(self) -> None:
-        master, task = self._master, self._task
-        if master is None or task is None:
+        master, server, task = self._master, self._server, self._task
+        if master is None or server is None or task is None:
             return
         master.shutdown()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await master.addons.get("proxyserver").servers.update([])
-        self._master = self._task = None
+        await server.servers.update([])
+        self._master = self._server = self._task = None
 
     def _explain(self, failure: BaseException | None) -> str:
         where = self.config.address
