@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from http import HTTPStatus
 
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
+from websockets.typing import Origin, Subprotocol
 
-PAGE = "http://localhost:5173"  # the page the scripted "browser" runs
+PAGE = Origin("http://localhost:5173")  # the page the scripted "browser" runs
+GRAPHQL_WS = Subprotocol("graphql-transport-ws")
 USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36"
@@ -45,11 +48,13 @@ def route(connection: ServerConnection, request: Request) -> Response | None:
     return None
 
 
-def select_subprotocol(connection: ServerConnection, offered: list[str]) -> str | None:
+def select_subprotocol(
+    connection: ServerConnection, offered: Sequence[Subprotocol]
+) -> Subprotocol | None:
     """Only /subscriptions speaks graphql-ws; /graphql forgets to select it (Chrome fails)."""
     path = connection.request.path if connection.request else ""
-    if path.startswith("/subscriptions") and "graphql-transport-ws" in offered:
-        return "graphql-transport-ws"
+    if path.startswith("/subscriptions") and GRAPHQL_WS in offered:
+        return GRAPHQL_WS
     return None
 
 
@@ -133,17 +138,17 @@ class Demo:
         base = f"ws://127.0.0.1:{backend}"
         await self.visit(f"{base}/echo", messages=["hello", '{"op":"ping"}'])
         await self.visit(f"{base}/chat?room=general")
-        await self.visit(f"{base}/graphql", subprotocols=["graphql-transport-ws"])
+        await self.visit(f"{base}/graphql", subprotocols=[GRAPHQL_WS])
         await self.visit(f"{base}/private")
         await self.visit(f"{base}/socket")
         await self.visit(f"ws://127.0.0.1:{front}/echo")
-        await self.visit(f"{base}/subscriptions", subprotocols=["graphql-transport-ws"], stay=True)
+        await self.visit(f"{base}/subscriptions", subprotocols=[GRAPHQL_WS], stay=True)
         await self.visit(f"{base}/feed", stay=True)
 
     async def visit(
         self,
         url: str,
-        subprotocols: list[str] | None = None,
+        subprotocols: Sequence[Subprotocol] | None = None,
         messages: list[str] = [],  # noqa: B006 - read only
         stay: bool = False,
     ) -> None:
