@@ -8,6 +8,8 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from wsinspect.tui.widgets.scrolling import set_scroll_range
+
 
 class RenderedView(ScrollView, can_focus=True):
     """Shows one renderable, rendered to lines once per content and width.
@@ -59,8 +61,7 @@ class RenderedView(ScrollView, can_focus=True):
         size = Size(width, len(self._lines))
         if size != self.virtual_size:
             # The view keeps its size; only the scroll range changes, so no layout is needed.
-            self.set_reactive(ScrollView.virtual_size, size)
-            self._scroll_update(size)
+            set_scroll_range(self, size)
         # A tab just opened was drawn (blank) before it had a width to render at; without this,
         # Textual keeps those blank lines and the tab stays empty.
         self.refresh()
