@@ -33,11 +33,11 @@ import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from wsinspect.capture.addon import Recorder
 from wsinspect.capture.frames import Deflate, FrameSniffer
 from wsinspect.capture.limits import DEFAULT_LIMITS
-from wsinspect.capture.proxy import EmbeddedProxy, ProxyConfig
-from wsinspect.model import Response, Session, WebSocketSummary
+from wsinspect.capture.proxy import ProxyConfig
+from wsinspect.capture.service import Capture
+from wsinspect.model import Response, WebSocketSummary
 from wsinspect.sessions import load
 
 MiB = 1 << 20
@@ -117,9 +117,9 @@ async def answer_through_proxy(
             await writer.drain()
         await reader.read()
 
-    session = Session(created=time.time())
-    proxy = EmbeddedProxy(ProxyConfig(port=0), [Recorder(session)])
-    await proxy.start()
+    capture = Capture.embedded(ProxyConfig(port=0))
+    session = capture.session
+    await capture.start()
     origin = await asyncio.start_server(server, "127.0.0.1", 0)
     host = f"127.0.0.1:{origin.sockets[0].getsockname()[1]}"
     stall = 0.0
@@ -135,7 +135,7 @@ async def answer_through_proxy(
     await asyncio.sleep(0.1)
     resident, stall = reset_peak(), 0.0
     wall, cpu = time.perf_counter(), time.process_time()
-    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", capture.port)
     writer.write(UPGRADE.format(host=host).encode())
     await reader.readuntil(b"\r\n\r\n")
     while length > 0:
@@ -148,7 +148,7 @@ async def answer_through_proxy(
     beating.cancel()
     writer.close()
     origin.close()
-    await proxy.stop()
+    await capture.stop()
     costs = (
         f"{wall:.2f} s, {cpu:.2f} s CPU, longest loop stall {stall * 1000:.0f} ms, "
         f"peak memory +{status_mb('VmHWM') - resident:.0f} MB"

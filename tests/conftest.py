@@ -1,4 +1,4 @@
-"""Shared fixtures: a real embedded proxy with the recorder, and helpers to wait on it."""
+"""Shared fixtures: a real capture (the embedded proxy, its recorder), and helpers to wait on it."""
 
 from __future__ import annotations
 
@@ -8,16 +8,15 @@ import shutil
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from wsinspect.capture.addon import Recorder
 from wsinspect.capture.limits import DEFAULT_LIMITS, Limits
 from wsinspect.capture.proxy import EmbeddedProxy, ProxyConfig
-from wsinspect.model import Handshake, Session
+from wsinspect.capture.service import Capture as Service
+from wsinspect.model import Handshake
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -51,16 +50,14 @@ async def until(condition: Callable[[], object], timeout: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
-@dataclass
-class Capture:
-    """A running embedded proxy and what its recorder has seen."""
-
-    proxy: EmbeddedProxy
-    session: Session
+class Capture(Service):
+    """The capture service, as ``record`` and ``watch`` run it, with what the tests ask of it."""
 
     @property
-    def port(self) -> int:
-        return self.proxy.port
+    def proxy(self) -> EmbeddedProxy:
+        """Our mitmproxy: ``proxy.stop()`` frees the port."""
+        assert isinstance(self.source, EmbeddedProxy)
+        return self.source
 
     @property
     def url(self) -> str:
@@ -82,12 +79,10 @@ class Capture:
 async def start_capture(
     mode: str = "regular", limits: Limits = DEFAULT_LIMITS, **recorder: Any
 ) -> Capture:
-    session = Session(created=time.time())
-    proxy = EmbeddedProxy(
-        ProxyConfig(port=0, mode=mode), [Recorder(session, limits=limits, **recorder)]
-    )
-    await proxy.start()
-    return Capture(proxy, session)
+    """Our proxy on a free port; ``recorder`` tunes the Recorder (e.g. ``answer_timeout``)."""
+    capture = Capture.embedded(ProxyConfig(port=0, mode=mode), limits=limits, **recorder)
+    await capture.start()
+    return capture
 
 
 @pytest.fixture
@@ -96,4 +91,4 @@ async def capture() -> AsyncIterator[Capture]:
     try:
         yield running
     finally:
-        await running.proxy.stop()
+        await running.stop()

@@ -6,7 +6,6 @@ import datetime
 import ipaddress
 import ssl
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,8 +17,8 @@ from websockets.asyncio.server import serve
 from tests.conftest import require_program, until
 from tests.helpers import run_cli
 from wsinspect import browser, diagnose
-from wsinspect.capture.addon import Recorder
-from wsinspect.capture.proxy import EmbeddedProxy, ProxyConfig
+from wsinspect.capture.proxy import ProxyConfig
+from wsinspect.capture.service import Capture
 from wsinspect.model import Handshake, Session
 
 PAGE = """<!doctype html><title>app</title><script>
@@ -92,16 +91,9 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
 
 @asynccontextmanager
 async def through_the_proxy(upstream_ca: Path | None = None) -> AsyncIterator[tuple[int, Session]]:
-    session = Session(created=time.time())
-    proxy = EmbeddedProxy(
-        ProxyConfig(port=0, upstream_ca=str(upstream_ca) if upstream_ca else None),
-        [Recorder(session)],
-    )
-    await proxy.start()
-    try:
-        yield proxy.port, session
-    finally:
-        await proxy.stop()
+    config = ProxyConfig(port=0, upstream_ca=str(upstream_ca) if upstream_ca else None)
+    async with Capture.embedded(config) as capture:
+        yield capture.port, capture.session
 
 
 @asynccontextmanager

@@ -535,7 +535,7 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 def _addon_path(args: argparse.Namespace) -> int:
-    print(Path(__file__).with_name("capture") / "mitmproxy_script.py")
+    print(Path(__file__).with_name("mitmproxy_script.py"))
     return EXIT_OK
 
 

@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from wsinspect.capture.addon import Recorder
 from wsinspect.capture.limits import DEFAULT_LIMITS, Limits
-from wsinspect.capture.proxy import EmbeddedProxy, ProxyConfig
+from wsinspect.capture.proxy import ProxyConfig
+from wsinspect.capture.service import Capture
 from wsinspect.model import Handshake, Session
 from wsinspect.report import handshake_line
 from wsinspect.sessions.autosave import Autosave, save_for_good
@@ -124,14 +124,12 @@ def _say(message: str) -> None:
 
 async def run_record(options: RecordOptions) -> int:
     stop = asyncio.Event()
-    session = Session(created=time.time(), proxy=options.proxy.describe())
     sys.stdout.flush()
     printer = LinePrinter(sys.stdout.fileno(), options.count, stop, redact=options.redact)
-    recorder = Recorder(session, [printer], options.limits)
-    proxy = EmbeddedProxy(options.proxy, [recorder])
-    await proxy.start()  # ProxyError goes to the caller: nothing captured yet, nothing to save
+    capture = Capture.embedded(options.proxy, [printer], limits=options.limits)
+    await capture.start()  # ProxyError goes to the caller: nothing captured yet, nothing to save
     autosave = Autosave(
-        session,
+        capture.session,
         options.output,
         interval=options.save_every,
         redact=options.redact,
@@ -145,9 +143,8 @@ async def run_record(options: RecordOptions) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    config = options.proxy
     print(
-        f"wsinspect: proxy listening on {config.listen_host}:{proxy.port} ({config.mode} mode); "
+        f"wsinspect: proxy listening on {capture.address} ({options.proxy.mode} mode); "
         f"recording to {options.output}; Ctrl-C to stop and save",
         file=sys.stderr,
         flush=True,
@@ -159,12 +156,12 @@ async def run_record(options: RecordOptions) -> int:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        await proxy.stop()
+        await capture.stop()
         for source in ("mitmproxy", "wsinspect"):
             logging.getLogger(source).removeHandler(handler)
         printer.finish()
     await autosave.stop_timer()
-    return _save(session, options)
+    return _save(capture.session, options)
 
 
 def _save(session: Session, options: RecordOptions) -> int:

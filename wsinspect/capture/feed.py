@@ -1,11 +1,9 @@
-"""Split mode: wsinspect's recorder inside the user's own mitmproxy, feeding a dashboard.
+"""Split mode's feed: handshakes from the addon in the user's mitmproxy to a dashboard.
 
-``mitmdump -s "$(wsinspect addon-path)"`` (or ``mitmweb -s``) loads ``mitmproxy_script.py``,
-whose ``addons`` list is the ``SplitMode`` addon. mitmproxy keeps its WebSocket layer on, and the
-recorder's ``websocket_*`` hooks fill the same model the embedded proxy does. Each answered or
-closed handshake is sent as one JSON line over a Unix socket to ``wsinspect watch --attach``
-(a socket is local by nature: nobody off this machine can connect), and with
-``--set wsinspect_save=FILE`` the session is also written when mitmproxy stops.
+The addon (wsinspect/split_mode.py) sends each answered or closed handshake as one JSON line over
+a Unix socket (``FeedSender``, a recorder sink) to ``wsinspect watch --attach`` (``FeedReceiver``,
+the source of an attached capture). A socket is local by nature: nobody off this machine can
+connect.
 
 Handshakes carry cookies and tokens, and the default socket may sit in a shared ``$TMPDIR``
 where another user could have made the folder first. So both ends insist on a folder that is
@@ -27,12 +25,11 @@ import socket
 import stat
 import struct
 import tempfile
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
 
-from wsinspect.capture.addon import Recorder
 from wsinspect.model import Handshake, Session
 
 QUEUE = 10_000  # handshakes waiting for the dashboard before new ones are dropped
@@ -177,58 +174,10 @@ class FeedSender:
             )
 
 
-class SplitMode(Recorder):
-    """The recorder as an addon for somebody else's mitmproxy, with its options and the feed."""
-
-    stream_refusals = False  # their mitmproxy keeps bodies as they configured it to
-
-    def __init__(self) -> None:
-        super().__init__(Session(created=time.time(), proxy={"source": "mitmproxy addon"}))
-        self.sender: FeedSender | None = None
-
-    def load(self, loader) -> None:
-        loader.add_option(
-            "wsinspect_save", str, "", "Write the wsinspect session to this file when stopping."
-        )
-        loader.add_option(
-            "wsinspect_feed",
-            str,
-            str(default_socket()),
-            "Unix socket of a dashboard started with `wsinspect watch --attach` ('' for none).",
-        )
-
-    def running(self) -> None:
-        from mitmproxy import ctx
-
-        if ctx.options.wsinspect_feed:
-            self.sender = FeedSender(Path(ctx.options.wsinspect_feed))
-            self.listeners.append(self.sender)
-            self.sender.start()
-
-    async def done(self) -> None:
-        from mitmproxy import ctx
-
-        from wsinspect.sessions import OutputError, save
-
-        if self.sender is not None:
-            await self.sender.stop()
-            if self.sender.dropped:
-                log.warning(
-                    f"wsinspect: {self.sender.dropped} handshakes not sent to the dashboard"
-                )
-        if ctx.options.wsinspect_save:
-            try:
-                save(self.session, Path(ctx.options.wsinspect_save))
-            except OutputError as e:
-                log.error(f"wsinspect: {e}")
-            else:
-                log.info(f"wsinspect: saved {len(self.session)} handshakes")
-
-
 class FeedReceiver:
     """The dashboard's end: listens on the Unix socket, merges handshakes into ``session``."""
 
-    def __init__(self, path: Path, session: Session, changed) -> None:
+    def __init__(self, path: Path, session: Session, changed: Callable[[Handshake], None]) -> None:
         self.path = path
         self.session = session
         self.changed = changed  # called with each handshake that was updated, not new

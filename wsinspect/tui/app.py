@@ -34,6 +34,7 @@ from wsinspect.tui.widgets.save_prompt import SavePrompt
 from wsinspect.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
+    from wsinspect.capture.service import Capture
     from wsinspect.diagnose.policy import Trial
     from wsinspect.sessions.autosave import Autosave
 
@@ -80,7 +81,7 @@ class WsinspectApp(App[None]):
         super().__init__()
         self.session = session if session is not None else Session(created=0.0)
         self.live = live
-        self.proxy = None  # EmbeddedProxy, once started
+        self.proxy: Capture | None = None  # once capturing: our proxy, or the feed
         self.demo = None
         self.paused = False
         self.failures_only = False
@@ -152,49 +153,39 @@ class WsinspectApp(App[None]):
 
     @work(exclusive=True, group="proxy")
     async def start_proxy(self, port: int | None = None) -> None:
-        from wsinspect.capture.addon import Recorder
-        from wsinspect.capture.proxy import EmbeddedProxy
-
+        """Capture behind our own proxy (on ``port``, if given), or from the split-mode feed."""
         assert self.live is not None
-        if self.live.attach is not None:
-            await self.attach(self.live.attach)
-            return
-        config = self.live.proxy
-        if port is not None:
-            config = dataclasses.replace(config, port=port)
-        self.session.proxy = config.describe()
-        recorder = Recorder(self.session, [self], self.live.limits)
-        proxy = EmbeddedProxy(config, [recorder])
+        capture = self._capture(port)
         try:
-            await proxy.start()
+            await capture.start()
         except ProxyError as e:
-            self.status.error = f"{e}. Press n to listen on a free port instead, or q to quit."
+            if self.live.attach is None:
+                self.status.error = f"{e}. Press n to listen on a free port instead, or q to quit."
+            else:
+                self.status.error = f"{e}. Press q to quit."
             return
-        self.proxy = proxy
+        self.proxy = capture
         self.status.error = ""
-        self.status.address = f"{config.listen_host}:{proxy.port}"
-        if config.exposure is not None:
-            self.notify(config.exposure, title="Exposed", severity="warning", timeout=30)
+        self.status.address = capture.address
+        if self.live.attach is None and self.live.proxy.exposure is not None:
+            self.notify(self.live.proxy.exposure, title="Exposed", severity="warning", timeout=30)
         self.start_autosave()
         if self.live.demo:
             from wsinspect.demo import Demo
 
-            self.demo = Demo(proxy_port=proxy.port)
+            self.demo = Demo(proxy_port=capture.port)
             await self.demo.start()
 
-    async def attach(self, path: Path) -> None:
-        from wsinspect.capture.feed import FeedReceiver
+    def _capture(self, port: int | None) -> Capture:
+        from wsinspect.capture.service import Capture
 
-        receiver = FeedReceiver(path, self.session, self.websocket_closed)
-        try:
-            await receiver.start()
-        except (ProxyError, OSError) as e:
-            self.status.error = f"cannot listen on {path}: {e}. Press q to quit."
-            return
-        self.proxy = receiver
-        self.status.mode = "attached"
-        self.status.address = str(path)
-        self.start_autosave()
+        assert self.live is not None
+        if self.live.attach is not None:
+            return Capture.attached(self.live.attach, [self], session=self.session)
+        config = self.live.proxy
+        if port is not None:
+            config = dataclasses.replace(config, port=port)
+        return Capture.embedded(config, [self], session=self.session, limits=self.live.limits)
 
     def start_autosave(self) -> None:
         """With --save, the file is kept current while capturing: a crash loses one interval."""
@@ -278,7 +269,7 @@ class WsinspectApp(App[None]):
             self._tally["warning"],
             self.handshake_list.listed_count,
             self.paused,
-            getattr(self.proxy, "dropped", 0),  # an attached feed's
+            0 if self.proxy is None else self.proxy.dropped,  # an attached feed's
         )
 
     def _count(self, handshake: Handshake) -> None:

@@ -1,0 +1,153 @@
+"""One capture: the session, the recorder filling it, the sinks it tells, where traffic comes from.
+
+Every capture is wired here, whoever runs it:
+
+- ``Capture.embedded(config, sinks)``: our own mitmproxy (``record``, ``watch``, the tests);
+- ``Capture.attached(path, sinks)``: no proxy of ours; the split-mode addon feeds the session
+  over a Unix socket (``watch --attach``);
+- ``Capture.hosted()``: the recorder for a mitmproxy somebody else runs (split mode); that
+  mitmproxy loads ``capture.addons``.
+
+A sink is a recorder listener (``addon.Listener``): told on the proxy's event loop when a
+handshake got its answer and when its WebSocket closed, so it must never block. The record line
+printer, the dashboard and the split-mode feed sender are sinks. Saving is not the capture's
+business: files belong to ``wsinspect.sessions``, a layer above this one (tests/test_layers.py).
+
+    async with Capture.embedded(ProxyConfig(port=0), [printer]) as capture:
+        print(capture.port)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from wsinspect.capture.addon import Listener, Recorder
+from wsinspect.capture.feed import FeedReceiver
+from wsinspect.capture.limits import DEFAULT_LIMITS, Limits
+from wsinspect.capture.proxy import EmbeddedProxy, ProxyConfig, ProxyError
+from wsinspect.model import Handshake, Session
+
+
+class Capture:
+    """A session being filled, from our proxy, from the split-mode feed, or from a host's proxy."""
+
+    def __init__(
+        self,
+        session: Session,
+        sinks: list[Listener],
+        *,
+        recorder: Recorder | None = None,
+        source: EmbeddedProxy | FeedReceiver | None = None,
+    ) -> None:
+        self.session = session
+        self.sinks = sinks  # the recorder's own list: a sink added later is told too
+        self.recorder = recorder
+        self.source = source  # None: the recorder runs inside somebody else's mitmproxy
+
+    @classmethod
+    def embedded(
+        cls,
+        config: ProxyConfig,
+        sinks: Iterable[Listener] = (),
+        *,
+        session: Session | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        **recorder: Any,
+    ) -> Self:
+        """Our own mitmproxy with the recorder as its addon. ``recorder`` tunes the Recorder
+        (the tests shorten ``answer_timeout``)."""
+        session = _new_session() if session is None else session
+        session.proxy = config.describe()
+        listeners = list(sinks)
+        record = Recorder(session, listeners, limits, **recorder)
+        return cls(session, listeners, recorder=record, source=EmbeddedProxy(config, [record]))
+
+    @classmethod
+    def attached(
+        cls, path: Path, sinks: Iterable[Listener] = (), *, session: Session | None = None
+    ) -> Self:
+        """Handshakes recorded by the split-mode addon, arriving on the Unix socket ``path``."""
+        capture = cls(_new_session() if session is None else session, list(sinks))
+        capture.source = FeedReceiver(path, capture.session, capture._updated)
+        return capture
+
+    @classmethod
+    def hosted(cls, limits: Limits = DEFAULT_LIMITS) -> Self:
+        """The recorder for somebody else's mitmproxy, which runs it and keeps bodies as it was
+        configured to: refusals' bodies are not streamed."""
+        session = _new_session(proxy={"source": "mitmproxy addon"})
+        listeners: list[Listener] = []
+        record = Recorder(session, listeners, limits)
+        record.stream_refusals = False
+        return cls(session, listeners, recorder=record)
+
+    @property
+    def addons(self) -> list[object]:
+        """What a mitmproxy runs for this capture (a hosting one loads them as nested addons)."""
+        return [] if self.recorder is None else [self.recorder]
+
+    @property
+    def port(self) -> int:
+        """The port our proxy listens on (the one bound when the config asked for 0)."""
+        if not isinstance(self.source, EmbeddedProxy):
+            raise ProxyError("this capture has no proxy of its own")
+        return self.source.port
+
+    @property
+    def address(self) -> str:
+        """Where the traffic comes in, for the user: host:port, or the feed's socket."""
+        if isinstance(self.source, EmbeddedProxy):
+            return f"{self.source.config.listen_host}:{self.port}"
+        if isinstance(self.source, FeedReceiver):
+            return str(self.source.path)
+        return "the hosting mitmproxy"
+
+    @property
+    def dropped(self) -> int:
+        """Handshakes lost before they reached this session: the split-mode addon says how many
+        it could not send in time. Our own proxy loses none."""
+        return self.source.dropped if isinstance(self.source, FeedReceiver) else 0
+
+    async def start(self) -> None:
+        """Listen; raises ProxyError with one line for the user (a busy port, a foreign socket)."""
+        if isinstance(self.source, FeedReceiver):
+            try:
+                await self.source.start()
+            except OSError as e:
+                raise ProxyError(f"cannot listen on {self.source.path}: {e}") from None
+        elif self.source is not None:
+            await self.source.start()
+
+    async def stop(self) -> None:
+        """Stop listening; the port (or the socket) is free again. What was captured stays."""
+        if self.source is not None:
+            await self.source.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def _updated(self, handshake: Handshake) -> None:
+        """A fed handshake already in the session changed: its answer came, or its close."""
+        closed = handshake.websocket is not None and handshake.websocket.close is not None
+        for sink in self.sinks:
+            if closed:
+                sink.websocket_closed(handshake)
+            else:
+                sink.handshake_answered(handshake)
+
+
+def _new_session(proxy: dict[str, Any] | None = None) -> Session:
+    return Session(created=time.time(), proxy=proxy)
