@@ -247,7 +247,7 @@ async def main_async(args: argparse.Namespace) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=500)
     parser.add_argument("--duration", type=float, default=60.0, help="through the proxy, s")
     parser.add_argument("--direct", type=float, default=10.0, help="the baseline phase, s")

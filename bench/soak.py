@@ -77,7 +77,9 @@ async def soak(args: argparse.Namespace) -> int:
     until = time.monotonic() + args.duration
     try:
         clients = [client(url, proxy, n, phase, until, args.rate) for n in range(args.connections)]
-        samples, *_ = await asyncio.gather(sample(record.pid, phase, args.every, until), *clients)
+        sampler = asyncio.create_task(sample(record.pid, phase, args.every, until))
+        await asyncio.gather(sampler, *clients)
+        samples = sampler.result()
     finally:
         record.send_signal(signal.SIGINT)
         record.wait(120)
@@ -102,7 +104,7 @@ async def soak(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=1800.0, help="seconds of load")
     parser.add_argument("--warmup", type=float, default=600.0, help="seconds before comparing")
     parser.add_argument("--connections", type=int, default=500)

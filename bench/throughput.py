@@ -63,7 +63,7 @@ async def messages(url: str, proxy: str | None, seconds: float, window: int) -> 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=0.5, help="per target per round")
     parser.add_argument("--window", type=int, default=1000, help="messages in flight")
