@@ -461,6 +461,8 @@ class WsinspectApp(App[None]):
     def action_browser(self) -> None:
         from wsinspect import browser
 
+        if self.proxy is None:  # the command is listed only while our proxy runs
+            return
         try:
             launch = browser.prepare(f"127.0.0.1:{self.proxy.port}")
             process = launch.start()
