@@ -150,4 +150,4 @@ class Capture:
 
 
 def _new_session(proxy: dict[str, Any] | None = None) -> Session:
-    return Session(created=time.time(), proxy=proxy)
+    return Session(created=time.time(), proxy=proxy or {})
