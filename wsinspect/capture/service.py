@@ -10,8 +10,10 @@ Every capture is wired here, whoever runs it:
 
 A sink is a recorder listener (``addon.Listener``): told on the proxy's event loop when a
 handshake got its answer and when its WebSocket closed, so it must never block. The record line
-printer, the dashboard and the split-mode feed sender are sinks. Saving is not the capture's
-business: files belong to ``wsinspect.sessions``, a layer above this one (tests/test_layers.py).
+printer, the dashboard and the split-mode feed sender are sinks. An attached capture tells them
+of updates to handshakes it holds (a close, an answer after "no answer"); a handshake fed for the
+first time is simply added to the session, where the dashboard pulls it from. Saving is not the
+capture's business: files belong to ``wsinspect.sessions``, a layer above (tests/test_layers.py).
 
     async with Capture.embedded(ProxyConfig(port=0), [printer]) as capture:
         print(capture.port)
