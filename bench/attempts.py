@@ -83,14 +83,14 @@ def build(attempts: int, unique: bool) -> Session:
             for k in range(5):
                 data = f'{{"id":{k},"n":{n}}}'.encode()
                 side = "client" if k % 2 == 0 else "server"
-                ws.messages.append(Message(side, started + k, 1, len(data), data))
+                ws.messages.append(Message.of(side, started + k, 1, len(data), data))
             handshake.websocket = ws
         session.add(handshake)
     return session
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--attempts", type=int, default=200_000)
     parser.add_argument("--unique", action="store_true", help="every Origin and path its own")
     args = parser.parse_args()

@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from wsinspect import diagnose
 from wsinspect.model import (
+    Client,
     Close,
     Counts,
     Handshake,
@@ -53,14 +53,12 @@ def build(handshakes: int, messages: int) -> Session:
             ("Sec-WebSocket-Protocol", "graphql-transport-ws"),
         ]
     )
-    template = diagnose.apply(
-        Handshake(
-            id="t",
-            started=0.0,
-            url="ws://127.0.0.1:8080/graphql",
-            request=Request(headers=headers),
-            response=Response(101, "Switching Protocols", headers=answer),
-        )
+    template = Handshake(
+        id="t",
+        started=0.0,
+        url="ws://127.0.0.1:8080/graphql",
+        request=Request(headers=headers),
+        response=Response(101, "Switching Protocols", headers=answer),
     )
     for n in range(handshakes):
         started = 1_700_000_000.0 + n
@@ -75,27 +73,24 @@ def build(handshakes: int, messages: int) -> Session:
         for k in range(messages):
             data = payloads[k % 5]
             side = "client" if k % 2 == 0 else "server"
-            ws.messages.append(Message(side, started + k * 0.01, 1, len(data), data))
+            ws.messages.append(Message.of(side, started + k * 0.01, 1, len(data), data))
         session.add(
             Handshake(
                 id=f"h{n}",
                 started=started,
                 answered=started + 0.002,
                 url=f"ws://127.0.0.1:8080/graphql?n={n}",
-                client_address=f"127.0.0.1:{40000 + n % 20000}",
+                client=Client(f"127.0.0.1:{40000 + n % 20000}"),
                 request=Request(headers=headers),
                 response=template.response,
                 websocket=ws,
-                verdict=template.verdict,
-                stack=template.stack,
-                findings=template.findings,
             )
         )
     return session
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--handshakes", type=int, default=10_000)
     parser.add_argument("--messages", type=int, default=100)
     args = parser.parse_args()

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import statistics
 import subprocess
 import sys
 import time
 
+import msgspec
 from textual import events
 
-from wsinspect import diagnose
 from wsinspect.model import Handshake, Headers, Request, Response, Session
 from wsinspect.tui.app import WsinspectApp
 from wsinspect.tui.widgets.detail import DetailPane
@@ -68,12 +67,12 @@ def template(number: int) -> Handshake:
             body='request Origin "http://localhost:5173" is not authorized for Host "x"\n',
         ),
     )
-    return diagnose.apply(handshake)
+    return handshake
 
 
 def copies(base: Handshake, start: int, count: int) -> list[Handshake]:
     return [
-        dataclasses.replace(base, id=f"h{n}", url=f"ws://127.0.0.1:8080/chat/{n}")
+        msgspec.structs.replace(base, id=f"h{n}", url=f"ws://127.0.0.1:8080/chat/{n}")
         for n in range(start, start + count)
     ]
 
@@ -159,7 +158,7 @@ def first_screen_seconds(runs: int = 5) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000)
     args = parser.parse_args()
     ingest, cursor_ms, detail_ms, memory = asyncio.run(scale(args.count))

@@ -48,7 +48,7 @@ async def test_origin_refusal_is_captured_with_status_headers_and_body(capture):
     assert response.headers.get("content-type") == "text/plain; charset=utf-8"
     assert "websockets/" in response.headers.get("server")
     assert "invalid Origin header: http://evil.example" in response.body
-    assert handshake.client_address.startswith("127.0.0.1:")
+    assert handshake.client.address.startswith("127.0.0.1:")
     assert handshake.answered >= handshake.started
 
 

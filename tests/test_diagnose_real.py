@@ -23,6 +23,7 @@ from tests.servers import (
     process_server,
     wait_for_port,
 )
+from wsinspect.diagnose import diagnosis_of
 
 PAGE = "http://localhost:5173"  # the developer's page, on a dev server
 
@@ -48,18 +49,20 @@ async def attempt(capture, url: str, origin: str = PAGE, subprotocols=None, succ
 
 
 def codes(handshake) -> list[str]:
-    return [f.code for f in handshake.findings]
+    return [f.code for f in diagnosis_of(handshake).findings]
 
 
 def fix_for(handshake, code: str, stack: str) -> str:
-    finding = next(f for f in handshake.findings if f.code == code)
+    finding = next(f for f in diagnosis_of(handshake).findings if f.code == code)
     return next(fix.snippet for fix in finding.fixes if fix.stack == stack)
 
 
 def assert_ok(handshake) -> None:
     assert handshake.status == 101
-    assert handshake.verdict == "ok", [f.title for f in handshake.findings]
-    assert not [f for f in handshake.findings if f.severity == "error"]
+    assert diagnosis_of(handshake).verdict == "ok", [
+        f.title for f in diagnosis_of(handshake).findings
+    ]
+    assert not [f for f in diagnosis_of(handshake).findings if f.severity == "error"]
 
 
 # -- Python websockets ----------------------------------------------------------------------
@@ -69,10 +72,10 @@ async def test_python_websockets_origin_refusal(capture):
     async with serve(echo, "127.0.0.1", 0, origins=["http://localhost:3000"]) as server:
         port = server.sockets[0].getsockname()[1]
         handshake = await attempt(capture, f"ws://127.0.0.1:{port}/chat")
-    assert handshake.verdict == "error"
+    assert diagnosis_of(handshake).verdict == "error"
     assert codes(handshake) == ["origin-rejected"]
-    assert handshake.stack.name == "Python websockets"
-    finding = handshake.findings[0]
+    assert diagnosis_of(handshake).stack.name == "Python websockets"
+    finding = diagnosis_of(handshake).findings[0]
     assert finding.evidence["Origin"] == PAGE
     assert "CORS" in finding.explanation
     assert finding.fixes[0].stack == "Python websockets"
@@ -97,7 +100,7 @@ async def test_python_websockets_accepted_is_ok(capture):
             capture, f"ws://127.0.0.1:{port}/", subprotocols=["chat"], succeed=True
         )
     assert_ok(handshake)
-    assert handshake.stack.name.startswith("Python websockets")
+    assert diagnosis_of(handshake).stack.name.startswith("Python websockets")
 
 
 # -- coder/websocket and gorilla/websocket (Go) -----------------------------------------------
@@ -108,10 +111,10 @@ async def test_coder_same_host_default_refuses_the_dev_page(capture):
         handshake = await attempt(capture, f"ws://127.0.0.1:{port}/ws")
     assert handshake.status == 403
     assert codes(handshake) == ["origin-rejected"]
-    assert handshake.stack.name == "coder/websocket"
-    assert handshake.stack.confidence >= 0.9
-    snippet = handshake.findings[0].fixes[0].snippet
-    assert handshake.findings[0].fixes[0].stack == "coder/websocket"
+    assert diagnosis_of(handshake).stack.name == "coder/websocket"
+    assert diagnosis_of(handshake).stack.confidence >= 0.9
+    snippet = diagnosis_of(handshake).findings[0].fixes[0].snippet
+    assert diagnosis_of(handshake).findings[0].fixes[0].stack == "coder/websocket"
     assert 'OriginPatterns: []string{"localhost:5173"}' in snippet  # host[:port], never a URL
     assert "http://localhost:5173" not in snippet
     assert "InsecureSkipVerify" in snippet  # named as the unsafe choice
@@ -146,7 +149,7 @@ async def test_gorilla_same_host_default_refuses_the_dev_page(capture):
         handshake = await attempt(capture, f"ws://127.0.0.1:{port}/ws")
     assert handshake.status == 403
     assert codes(handshake) == ["origin-rejected"]
-    assert handshake.stack.name == "gorilla/websocket"
+    assert diagnosis_of(handshake).stack.name == "gorilla/websocket"
     snippet = fix_for(handshake, "origin-rejected", "gorilla/websocket")
     assert '"http://localhost:5173": true' in snippet  # full origin
     assert "CheckOrigin" in snippet
@@ -173,7 +176,7 @@ async def test_node_ws_verify_client_refusal_is_an_origin_refusal(capture):
         handshake = await attempt(capture, f"ws://127.0.0.1:{port}/")
     assert handshake.status == 401
     assert codes(handshake) == ["origin-rejected"]
-    assert handshake.stack.name == "Node ws"
+    assert diagnosis_of(handshake).stack.name == "Node ws"
     assert 'new Set(["http://localhost:5173"])' in fix_for(handshake, "origin-rejected", "Node ws")
 
 
@@ -181,7 +184,7 @@ async def test_node_ws_ignoring_the_subprotocol_fails_in_chrome(capture):
     async with process_server([*node_script("ws-server.js"), "--ignore-protocols"]) as port:
         handshake = await attempt(capture, f"ws://127.0.0.1:{port}/", subprotocols=["graphql-ws"])
     assert codes(handshake) == ["subprotocol-not-selected"]
-    assert "Chrome" in handshake.findings[0].explanation
+    assert "Chrome" in diagnosis_of(handshake).findings[0].explanation
     assert 'protocols.has("graphql-ws")' in fix_for(
         handshake, "subprotocol-not-selected", "Node ws"
     )
@@ -202,7 +205,7 @@ async def test_socketio_allow_request_refusal(capture):
         handshake = await attempt(capture, url)
     assert handshake.status in (400, 403)
     assert codes(handshake) == ["origin-rejected"]
-    assert handshake.stack.name == "Socket.IO"
+    assert diagnosis_of(handshake).stack.name == "Socket.IO"
     snippet = fix_for(handshake, "origin-rejected", "Socket.IO")
     assert 'req.headers.origin === "http://localhost:5173"' in snippet
     assert "`cors` option governs HTTP long-polling only" in snippet
@@ -228,7 +231,7 @@ async def test_nginx_without_upgrade_headers(capture, backend):
         handshake = await attempt(capture, f"ws://127.0.0.1:{front}{path}")
     assert codes(handshake) == ["upgrade-headers-missing"]
     assert handshake.response.headers.get("Server").startswith("nginx")
-    assert any(e.startswith("behind nginx") for e in handshake.stack.evidence)
+    assert any(e.startswith("behind nginx") for e in diagnosis_of(handshake).stack.evidence)
     snippet = fix_for(handshake, "upgrade-headers-missing", "nginx")
     for line in (
         "proxy_http_version 1.1;",
@@ -262,8 +265,10 @@ async def test_legacy_websockets_origin_refusal(capture):
         port = server.sockets[0].getsockname()[1]
         handshake = await attempt(capture, f"ws://127.0.0.1:{port}/")
     assert codes(handshake) == ["origin-rejected"]
-    assert handshake.stack.name == "Python websockets (legacy)"
-    assert 'origins=["http://localhost:5173"]' in handshake.findings[0].fixes[0].snippet
+    assert diagnosis_of(handshake).stack.name == "Python websockets (legacy)"
+    assert (
+        'origins=["http://localhost:5173"]' in diagnosis_of(handshake).findings[0].fixes[0].snippet
+    )
 
 
 @pytest.fixture(params=["websockets-sansio", "wsproto"])
@@ -294,14 +299,17 @@ async def test_starlette_on_uvicorn_refusing_the_origin(capture, uvicorn_app):
     handshake = await attempt(capture, f"ws://127.0.0.1:{uvicorn_app}/guarded")
     assert handshake.status == 403
     assert codes(handshake) == ["origin-rejected"]
-    assert handshake.stack.name == "Starlette/FastAPI (uvicorn)"
-    stacks = [fix.stack for fix in handshake.findings[0].fixes]
+    assert diagnosis_of(handshake).stack.name == "Starlette/FastAPI (uvicorn)"
+    stacks = [fix.stack for fix in diagnosis_of(handshake).findings[0].fixes]
     assert stacks[:2] == ["Starlette/FastAPI (uvicorn)", "Django Channels"]
-    assert 'ALLOWED_ORIGINS = {"http://localhost:5173"}' in handshake.findings[0].fixes[0].snippet
+    assert (
+        'ALLOWED_ORIGINS = {"http://localhost:5173"}'
+        in diagnosis_of(handshake).findings[0].fixes[0].snippet
+    )
 
 
 async def test_starlette_accept_without_subprotocol(capture, uvicorn_app):
     handshake = await attempt(capture, f"ws://127.0.0.1:{uvicorn_app}/echo", subprotocols=["chat"])
     assert codes(handshake) == ["subprotocol-not-selected"]
-    assert handshake.stack.name == "Starlette/FastAPI (uvicorn)"
-    assert 'accept(subprotocol="chat")' in handshake.findings[0].fixes[0].snippet
+    assert diagnosis_of(handshake).stack.name == "Starlette/FastAPI (uvicorn)"
+    assert 'accept(subprotocol="chat")' in diagnosis_of(handshake).findings[0].fixes[0].snippet

@@ -18,6 +18,7 @@ from tests.conftest import Capture, start_capture, until
 from tests.test_browser import self_signed
 from tests.test_tui import SIZE, shown
 from wsinspect.capture.proxy import ProxyConfig
+from wsinspect.diagnose import diagnosis_of
 from wsinspect.model import Handshake
 from wsinspect.tui.app import LiveOptions, WsinspectApp
 from wsinspect.tui.widgets.handshake_list import HandshakeList
@@ -151,7 +152,10 @@ async def test_server_faults_are_recorded_and_the_proxy_keeps_serving(
         await raw_attempt(capture.port, upgrade_request(port), leave_after)
         await until(
             lambda: (
-                any(f":{port}/" in h.url and h.verdict != "ok" for h in capture.session)
+                any(
+                    f":{port}/" in h.url and diagnosis_of(h).verdict != "ok"
+                    for h in capture.session
+                )
                 or any(f":{port}/" in h.url and h.error for h in capture.session)
             ),
             timeout=10,
@@ -164,11 +168,13 @@ async def test_server_faults_are_recorded_and_the_proxy_keeps_serving(
         server.close()
         await capture.proxy.stop()
     assert handshake.status == status
-    assert [f.code for f in handshake.findings][:1] == ([code] if code else [])
+    assert [f.code for f in diagnosis_of(handshake).findings][:1] == ([code] if code else [])
     if words:
         assert words in (handshake.error or "")
     if code is None:
-        assert handshake.verdict == "ok"  # the client went first: not the server's fault
+        assert (
+            diagnosis_of(handshake).verdict == "ok"
+        )  # the client went first: not the server's fault
     if handshake.websocket is not None:
         assert handshake.websocket.close.code == 1006
 
@@ -219,7 +225,7 @@ async def test_an_answer_whose_body_is_slow_is_not_no_answer():
     (handshake,) = capture.handshakes
     assert handshake.error is None
     assert handshake.response.body == "Origin not allowed.\r\n"
-    assert handshake.findings[0].code == "origin-rejected"
+    assert diagnosis_of(handshake).findings[0].code == "origin-rejected"
 
 
 async def test_upstream_tls_failure(tmp_path):
@@ -243,8 +249,8 @@ async def test_upstream_tls_failure(tmp_path):
         server.close()
         await capture.proxy.stop()
     assert handshake.url == f"wss://127.0.0.1:{port}/"
-    assert handshake.findings[0].code == "upstream-failed"
-    assert "TLS handshake with the server failed" in handshake.findings[0].explanation
+    assert diagnosis_of(handshake).findings[0].code == "upstream-failed"
+    assert "TLS handshake with the server failed" in diagnosis_of(handshake).findings[0].explanation
 
 
 # -- hostile clients ------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from websockets.uri import parse_uri
 from tests.test_bombs import deflate_bomb, frame
 from wsinspect.capture.frames import Deflate, FrameSniffer
 from wsinspect.capture.limits import DEFAULT_LIMITS, Limits
-from wsinspect.model import WebSocketSummary
+from wsinspect.model import WebSocketSummary, to_builtins
 
 DEFLATE_NO_CONTEXT = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
 
@@ -77,9 +77,9 @@ CLIENT_STREAM = b"".join(
 
 def describe(summary: WebSocketSummary):
     return (
-        summary.counts.to_dict(),
-        [m.to_dict() for m in summary.messages],
-        summary.close and summary.close.to_dict(),
+        to_builtins(summary.counts),
+        [to_builtins(m) for m in summary.messages],
+        summary.close and to_builtins(summary.close),
     )
 
 

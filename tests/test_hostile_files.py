@@ -24,8 +24,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from mitmproxy.io import tnetstring
 
-from wsinspect import diagnose, report
-from wsinspect.sessions import InputError, load, save
+from wsinspect import report
+from wsinspect.diagnose import diagnosis_of
+from wsinspect.sessions import InputError, load, native, save
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WRITTEN = (".json", ".har", ".mitm", ".md")
@@ -115,7 +116,9 @@ def survives(data: bytes, name: str) -> None:
             assert "\n" not in str(e) and str(path) in str(e)
             return
         assert all("\n" not in w for w in warnings), warnings
-        handshakes = [diagnose.apply(h) for h in session]
+        handshakes = list(session)
+        for handshake in handshakes:
+            diagnosis_of(handshake)
         report.text(handshakes)
         report.as_json(handshakes)
         report.markdown(handshakes)
@@ -137,10 +140,7 @@ def har_seed() -> dict:
 
 
 def native_seed() -> dict:
-    session = load(FIXTURES / "chrome.har")
-    for handshake in session:
-        diagnose.apply(handshake)
-    return session.to_dict()
+    return json.loads(native.dumps(load(FIXTURES / "chrome.har")))
 
 
 def flow_states() -> list[Any]:

@@ -17,7 +17,6 @@ from tests.conftest import until
 from tests.servers import free_port
 from tests.test_diagnose_wire import attempt, upgraded
 from tests.test_tui import SIZE, drawn, screen_text
-from wsinspect import diagnose
 from wsinspect.model import Close, Message, Session
 from wsinspect.tui.app import LiveOptions, WsinspectApp
 from wsinspect.tui.widgets.handshake_list import HandshakeList
@@ -64,8 +63,8 @@ def hostile_session(port: int, dead_port: int, directory: Path) -> Session:
     )
     refused.id = "refused"
     messages = [
-        Message("client", 1.0, 1, 40, f"{HOSTILE} {ESCAPES}".encode()),
-        Message("server", 2.0, 1, 12, LINK.encode()),
+        Message.of("client", 1.0, 1, 40, f"{HOSTILE} {ESCAPES}".encode()),
+        Message.of("server", 2.0, 1, 12, LINK.encode()),
     ]
     upgraded_ = attempt(
         101,
@@ -77,8 +76,8 @@ def hostile_session(port: int, dead_port: int, directory: Path) -> Session:
     upgraded_.started = 1.0
     upgraded_.websocket.messages.extend(messages)
     session = Session(created=0.0)
-    session.add(diagnose.apply(refused))
-    session.add(diagnose.apply(upgraded_))
+    session.add(refused)
+    session.add(upgraded_)
     return session
 
 

@@ -25,6 +25,7 @@ from websockets.exceptions import InvalidStatus
 from tests.conftest import until
 from tests.helpers import start_record
 from tests.servers import free_port, wait_for_port
+from wsinspect.diagnose import diagnosis_of
 from wsinspect.model import Session
 from wsinspect.sessions import load
 from wsinspect.sessions.autosave import Autosave
@@ -130,7 +131,7 @@ async def test_killed_dashboard_loses_at_most_one_interval(tmp_path):
         await drain
     session = load(output)
     assert len(session) == 3
-    assert all(h.findings[0].code == "origin-rejected" for h in session)
+    assert all(diagnosis_of(h).findings[0].code == "origin-rejected" for h in session)
 
 
 def _answered(session) -> int:

@@ -12,7 +12,7 @@ from tests.conftest import until
 from tests.helpers import run_cli, start_record
 from tests.servers import free_port, go_server, node_script, process_server
 from tests.test_tui import SIZE, screen_text, shown
-from wsinspect import diagnose
+from wsinspect.diagnose import diagnosis_of
 from wsinspect.model import Handshake, Headers, Request, Session
 from wsinspect.probe import ProbeReport, Target, probe, variants
 from wsinspect.tui.app import WsinspectApp
@@ -29,7 +29,7 @@ def row(report: ProbeReport, name: str) -> tuple[int | None, str | None, list[st
     """What one variant got: status, selected subprotocol, finding codes."""
     trial = next(t for t in report.trials if t.variant.name == name)
     h = trial.handshake
-    return h.status, h.selected_subprotocol, [f.code for f in h.findings]
+    return h.status, h.selected_subprotocol, [f.code for f in diagnosis_of(h).findings]
 
 
 def policy(report: ProbeReport) -> list[str]:
@@ -98,7 +98,7 @@ async def test_open_server_accepts_any_origin_and_cookies_make_it_a_hijacking_ri
     assert without.policy[0].text.startswith("accepts any Origin")
     assert with_cookie.policy[0].severity == "warning"
     assert "cross-site WebSocket hijacking" in with_cookie.policy[0].text
-    assert with_cookie.verdict == "warning"
+    assert diagnosis_of(with_cookie).verdict == "warning"
 
 
 async def test_an_allow_list_with_null_is_a_warning():
@@ -259,7 +259,7 @@ async def test_dashboard_probes_the_selected_handshake_and_tells_whether_the_fix
     )
     captured.error = "refused"
     session = Session(created=0.0)
-    session.add(diagnose.apply(captured))
+    session.add(captured)
     app = WsinspectApp(session=session)
     async with app.run_test(size=SIZE) as pilot:
         async with serve(echo, "127.0.0.1", port, origins=["http://localhost:3000"]):
@@ -340,7 +340,7 @@ async def test_dashboard_probe_leaves_captured_secrets_out_unless_asked_and_hide
         )
         captured.error = "refused"
         session = Session(created=0.0)
-        session.add(diagnose.apply(captured))
+        session.add(captured)
         app = WsinspectApp(session=session)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("t")
@@ -373,7 +373,7 @@ async def test_dashboard_probe_of_a_url_websockets_cannot_open_says_so():
     captured = Handshake(id="h0", started=0.0, url="ws://127.0.0.1:99999/chat", request=Request())
     captured.error = "refused"
     session = Session(created=0.0)
-    session.add(diagnose.apply(captured))
+    session.add(captured)
     app = WsinspectApp(session=session)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("t")

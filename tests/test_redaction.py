@@ -16,7 +16,7 @@ from websockets.asyncio.server import serve
 from websockets.exceptions import InvalidStatus
 
 from tests.helpers import run_cli, start_record
-from wsinspect import diagnose
+from wsinspect.diagnose import diagnosis_of
 from wsinspect.model import (
     Handshake,
     Headers,
@@ -141,7 +141,7 @@ async def _closed(capture) -> None:
 
 
 def codes(handshakes) -> list[list[str]]:
-    return [[f.code for f in h.findings] for h in handshakes]
+    return [[f.code for f in diagnosis_of(h).findings] for h in handshakes]
 
 
 async def test_no_output_holds_a_secret_unless_told(raw_session, tmp_path):
@@ -180,7 +180,7 @@ async def test_no_output_holds_a_secret_unless_told(raw_session, tmp_path):
     assert redacted_findings == [
         [f["code"] for f in h["findings"]] for h in json.loads(json_kept[1])
     ]
-    again = [diagnose.apply(h) for h in load(exports[0])]
+    again = [h for h in load(exports[0])]
     assert codes(again) == codes(load(kept))
     assert codes(again)[0], "the refusal is explained"
 
@@ -301,11 +301,11 @@ def test_text(text, expected):
 
 def handshake(messages: int, secret_message: int | None = None) -> Handshake:
     window = deque(
-        Message("server", float(i), 1, 40, json.dumps({"type": "tick", "n": i}).encode())
+        Message.of("server", float(i), 1, 40, json.dumps({"type": "tick", "n": i}).encode())
         for i in range(messages)
     )
     if secret_message is not None:
-        window[secret_message] = Message("client", 0.0, 1, 40, b'{"token":"hunter22"}')
+        window[secret_message] = Message.of("client", 0.0, 1, 40, b'{"token":"hunter22"}')
     return Handshake(
         id="h",
         started=0.0,

@@ -17,10 +17,10 @@ from websockets.exceptions import InvalidStatus
 from tests.conftest import require_program, start_capture, until
 from tests.helpers import run_cli
 from tests.servers import free_port, wait_for_port
-from wsinspect import diagnose
 from wsinspect.demo import Demo
+from wsinspect.diagnose import diagnosis_of
 from wsinspect.model import Handshake, Session
-from wsinspect.sessions import Budget, InputError, files, load, loads, save
+from wsinspect.sessions import Budget, InputError, files, load, loads, native, save
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ALLOWED = "http://app.example"
@@ -52,15 +52,14 @@ def outline(handshakes) -> list[tuple]:
     """What a round trip must keep: each attempt, its answer, findings, messages and close."""
     rows = []
     for h in handshakes:
-        diagnose.apply(h)
         ws = h.websocket
         rows.append(
             (
                 h.url,
                 h.status,
                 h.origin,
-                h.verdict,
-                tuple(f.code for f in h.findings),
+                diagnosis_of(h).verdict,
+                tuple(f.code for f in diagnosis_of(h).findings),
                 # data messages: a flow file has no room for control frames (the close is below)
                 None
                 if ws is None
@@ -72,7 +71,7 @@ def outline(handshakes) -> list[tuple]:
 
 
 def test_the_demo_capture_covers_the_failures(demo_session):
-    codes = {f.code for h in load(demo_session) for f in h.findings}
+    codes = {f.code for h in load(demo_session) for f in diagnosis_of(h).findings}
     assert {"origin-rejected", "subprotocol-not-selected", "unauthorized", "not-found"} <= codes
 
 
@@ -96,8 +95,9 @@ def test_har_entries_have_chromes_websocket_shape(demo_session, tmp_path):
     assert sent["type"] == "send" and sent["opcode"] == 1 and sent["data"] == "hello"
     refused = next(e for e in entries if e["response"]["status"] == 403)
     assert "_webSocketMessages" not in refused
-    assert refused["_wsinspect"]["verdict"] == "error"
-    assert refused["_wsinspect"]["findings"][0]["code"] == "origin-rejected"
+    assert "verdict" not in refused["_wsinspect"]  # derived again when read, as from .json
+    again = {h.url: h for h in load(path)}[refused["request"]["url"]]
+    assert diagnosis_of(again).findings[0].code == "origin-rejected"
 
 
 async def test_mitmdump_reads_the_flow_file_we_write(demo_session, tmp_path):
@@ -130,7 +130,7 @@ def test_markdown_report_for_a_ticket(demo_session, tmp_path):
 
 def test_chrome_har_loads_and_is_diagnosed():
     warnings: list[str] = []
-    handshakes = [diagnose.apply(h) for h in load(FIXTURES / "chrome.har", warnings.append)]
+    handshakes = [h for h in load(FIXTURES / "chrome.har", warnings.append)]
     assert warnings == []
     assert [h.url for h in handshakes] == [  # the page itself is not a WebSocket: left out
         "ws://127.0.0.1:8080/chat?room=general",
@@ -138,23 +138,25 @@ def test_chrome_har_loads_and_is_diagnosed():
         "ws://127.0.0.1:9999/live",
     ]
     refused, ignored, unreachable = handshakes
-    assert refused.findings[0].code == "origin-rejected"
-    assert refused.stack is not None and refused.stack.name == "coder/websocket"
-    assert ignored.findings[0].code == "subprotocol-not-selected"
+    assert diagnosis_of(refused).findings[0].code == "origin-rejected"
+    assert (
+        diagnosis_of(refused).stack is not None
+        and diagnosis_of(refused).stack.name == "coder/websocket"
+    )
+    assert diagnosis_of(ignored).findings[0].code == "subprotocol-not-selected"
     assert ignored.websocket is not None
     assert [m.data for m in ignored.websocket.messages] == [
         b'{"type":"connection_init"}',
         b"\x00\x01\x02\xff",  # binary: base64 in the HAR
     ]
     assert unreachable.error == "net::ERR_CONNECTION_REFUSED"
-    assert [f.code for f in unreachable.findings] == ["upstream-failed"]
+    assert [f.code for f in diagnosis_of(unreachable).findings] == ["upstream-failed"]
 
 
 def test_firefox_har_loads_and_is_diagnosed():
     (handshake,) = load(FIXTURES / "firefox.har")
-    diagnose.apply(handshake)
     assert handshake.offered_subprotocols == ["graphql-transport-ws"]
-    assert handshake.findings[0].code == "subprotocol-not-selected"
+    assert diagnosis_of(handshake).findings[0].code == "subprotocol-not-selected"
 
 
 async def refusing_and_echoing_server():
@@ -201,9 +203,11 @@ async def test_files_recorded_by_mitmdump_load_and_diagnose(tmp_path):
         server.close()
 
     for path in (har, flows):
-        refused, accepted = (diagnose.apply(h) for h in load(path))
-        assert refused.status == 403 and refused.findings[0].code == "origin-rejected", path
-        assert accepted.status == 101 and accepted.verdict == "ok", path
+        refused, accepted = (h for h in load(path))
+        assert (
+            refused.status == 403 and diagnosis_of(refused).findings[0].code == "origin-rejected"
+        ), path
+        assert accepted.status == 101 and diagnosis_of(accepted).verdict == "ok", path
         ws = accepted.websocket
         assert ws is not None
         assert [(m.side, m.data) for m in ws.messages if m.opcode in (1, 2)] == [
@@ -368,8 +372,6 @@ async def test_open_reads_a_har_in_the_dashboard():
     from wsinspect.tui.widgets.handshake_list import HandshakeList
 
     session = load(FIXTURES / "chrome.har")
-    for handshake in session:
-        diagnose.apply(handshake)
     app = WsinspectApp(session=session)
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.pause()
@@ -423,7 +425,6 @@ def clean_result_or_error(data: bytes) -> None:
         return
     for handshake in session:
         assert isinstance(handshake, Handshake)
-        diagnose.apply(handshake)  # what every command does next
 
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
@@ -453,10 +454,7 @@ def test_garbage_and_truncated_files_never_escape_as_an_exception(blob, cut):
 
 
 def native_document() -> dict:
-    session = load(FIXTURES / "chrome.har")
-    for handshake in session:
-        diagnose.apply(handshake)
-    return session.to_dict()
+    return json.loads(native.dumps(load(FIXTURES / "chrome.har")))
 
 
 FLOWS = Path(__file__).parent / "fixtures" / "chrome.mitm"

@@ -11,7 +11,6 @@ import time
 import pytest
 
 from tests.test_tui import SIZE, sample_session
-from wsinspect import diagnose
 from wsinspect.model import Close, Message
 from wsinspect.tui.app import WsinspectApp
 
@@ -34,7 +33,7 @@ def app() -> WsinspectApp:
     live = session.get("h0")
     for number in range(3):
         live.websocket.messages.append(
-            Message(
+            Message.of(
                 "client" if number % 2 == 0 else "server",
                 1_700_000_000.5 + number,
                 1,
@@ -43,7 +42,6 @@ def app() -> WsinspectApp:
             )
         )
     live.websocket.close = Close(1000, "bye", "client", 1_700_000_004.0)
-    diagnose.apply(live)
     return WsinspectApp(session=session)
 
 

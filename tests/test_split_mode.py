@@ -16,8 +16,9 @@ from websockets.exceptions import InvalidStatus
 from tests.conftest import require_program, until
 from tests.helpers import run_cli
 from tests.servers import free_port, wait_for_port
-from wsinspect.capture.feed import FeedReceiver
-from wsinspect.model import Session
+from wsinspect.capture.feed import FeedReceiver, FeedUpdate
+from wsinspect.diagnose import diagnosis_of
+from wsinspect.model import Session, encoder
 from wsinspect.sessions import load
 from wsinspect.tui.app import LiveOptions, WsinspectApp
 from wsinspect.tui.widgets.handshake_list import HandshakeList
@@ -69,8 +70,8 @@ async def test_the_addon_writes_a_diagnosed_session_file(tmp_path):
         await browse(proxy)
         await asyncio.sleep(0.3)
     refused, accepted = load(saved)
-    assert refused.status == 403 and refused.findings[0].code == "origin-rejected"
-    assert accepted.status == 101 and accepted.verdict == "ok"
+    assert refused.status == 403 and diagnosis_of(refused).findings[0].code == "origin-rejected"
+    assert accepted.status == 101 and diagnosis_of(accepted).verdict == "ok"
     assert accepted.websocket is not None and accepted.websocket.counts.client_messages == 1
     assert accepted.websocket.close is not None and accepted.websocket.close.code == 1000
     assert saved.stat().st_mode & 0o777 == 0o600
@@ -89,7 +90,7 @@ async def test_the_addon_feeds_a_dashboard_over_a_unix_socket(tmp_path):
             refused, accepted = listing.listed()
             await until(lambda: accepted.websocket is not None and accepted.websocket.close)
         await pilot.pause()
-        assert refused.findings[0].code == "origin-rejected"
+        assert diagnosis_of(refused).findings[0].code == "origin-rejected"
         assert accepted.websocket.counts.client_messages == 1
 
 
@@ -107,7 +108,6 @@ async def test_a_second_dashboard_on_the_same_socket_is_refused(tmp_path):
 
 async def test_the_feed_takes_lines_from_this_user_only():
     """Even with the socket's mode loosened, a peer running as another user is refused."""
-    import json
     import os
     import shutil
     import subprocess
@@ -125,7 +125,8 @@ async def test_the_feed_takes_lines_from_this_user_only():
     await receiver.start()
     folder.chmod(0o755)  # loosened after the start
     path.chmod(0o666)
-    line = json.dumps(next(iter(sample_session())).to_dict()) + "\n"
+    update = FeedUpdate(next(iter(sample_session())))
+    line = encoder().encode(update).decode() + "\n"
     send = (
         "import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
         "s.sendall(sys.argv[2].encode()); s.close()"

@@ -11,8 +11,8 @@ from websockets.exceptions import InvalidStatus
 
 from tests.conftest import until
 from tests.test_diagnose_wire import attempt, upgraded
-from wsinspect import diagnose
 from wsinspect.capture.proxy import ProxyConfig
+from wsinspect.diagnose import diagnosis_of
 from wsinspect.model import Close, Session, WebSocketSummary
 from wsinspect.sessions import load, save
 from wsinspect.tui.app import LiveOptions, WsinspectApp
@@ -74,7 +74,7 @@ def sample_session() -> Session:
         handshake.started = 1_700_000_000.0 + number
         if handshake.websocket is None and handshake.status == 101:
             handshake.websocket = WebSocketSummary()
-        session.add(diagnose.apply(handshake))
+        session.add(handshake)
     return session
 
 
@@ -126,7 +126,7 @@ async def test_filter_and_failures_only():
         assert listing.listed_count == 3
         await pilot.press("x")
         await pilot.pause()
-        assert [h.verdict for h in listing.listed()] == ["error", "error"]
+        assert [diagnosis_of(h).verdict for h in listing.listed()] == ["error", "error"]
         await pilot.press("slash", *"origin-rejected")
         await pilot.pause()
         assert [h.url for h in listing.listed()] == ["ws://127.0.0.1:8080/chat"]
@@ -157,7 +157,7 @@ async def test_save_from_the_ui_writes_a_session(tmp_path):
         await pilot.press("enter")
         await pilot.pause()
     assert len(load(target)) == 3
-    assert [h.verdict for h in load(target)] == ["ok", "error", "error"]
+    assert [diagnosis_of(h).verdict for h in load(target)] == ["ok", "error", "error"]
 
 
 async def test_open_shows_a_saved_session(tmp_path):
@@ -190,7 +190,6 @@ async def test_messages_tab_explains_the_close():
     session = sample_session()
     live = session.get("h0")
     live.websocket.close = Close(4401, "Unauthorized", "server")
-    diagnose.apply(live)
     app = WsinspectApp(session=session)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("home", "4")
@@ -213,7 +212,7 @@ async def test_redaction_is_the_same_in_every_view_and_r_redraws_them_all():
     session = Session(created=0.0)
     for number, handshake in enumerate((by_query, by_path)):
         handshake.id = f"h{number}"
-        session.add(diagnose.apply(handshake))
+        session.add(handshake)
     app = WsinspectApp(session=session)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("home", "2")  # the list row, and the request tab drawn
@@ -263,8 +262,8 @@ async def test_failures_only_draws_the_errors_and_the_warnings_not_the_ok():
     ]
     for number, handshake in enumerate(items):
         handshake.id = f"h{number}"
-        session.add(diagnose.apply(handshake))
-    assert [h.verdict for h in session] == ["ok", "warning", "error"]
+        session.add(handshake)
+    assert [diagnosis_of(h).verdict for h in session] == ["ok", "warning", "error"]
     app = WsinspectApp(session=session)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -290,7 +289,7 @@ async def test_a_captured_cookie_and_token_are_not_drawn_by_default():
         extra=[("Cookie", f"theme=dark; prefs={secret}")],  # no secret-looking name
     )
     session = Session(created=0.0)
-    session.add(diagnose.apply(handshake))
+    session.add(handshake)
     app = WsinspectApp(session=session)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()

@@ -383,13 +383,13 @@ def _warn(message: str) -> None:
 
 def _read(path: Path):
     """A session file, diagnosed; bad input is a UsageError (one line, exit 2)."""
-    from wsinspect import diagnose
+    from wsinspect.diagnose import diagnosis_of
     from wsinspect.sessions import InputError, load
 
     try:
         session = load(path, warn=_warn)
-        for handshake in session:
-            diagnose.apply(handshake)
+        for handshake in session:  # now, inside the net below, rather than while reporting
+            diagnosis_of(handshake)
     except InputError as e:
         raise UsageError(str(e)) from None
     except MemoryError:
@@ -443,7 +443,9 @@ def _diagnose(args: argparse.Namespace) -> int:
     sys.stdout.writelines(render[args.format](shown))  # written as rendered, never whole
     if unreadable:
         return EXIT_USAGE
-    return _exit_code([h.verdict for h in handshakes], args.fail_on)
+    from wsinspect.diagnose import diagnosis_of
+
+    return _exit_code([diagnosis_of(h).verdict for h in handshakes], args.fail_on)
 
 
 def _probe(args: argparse.Namespace) -> int:

@@ -27,9 +27,9 @@ from websockets.exceptions import InvalidHandshake, InvalidURI
 from websockets.typing import Origin, Subprotocol
 from websockets.uri import parse_uri
 
-from wsinspect import __version__, diagnose
+from wsinspect import __version__
 from wsinspect.capture.limits import BODY_LIMIT
-from wsinspect.diagnose import SEVERITY_RANK
+from wsinspect.diagnose import SEVERITY_RANK, diagnosis_of
 from wsinspect.diagnose.policy import Statement, Trial, Variant, infer
 from wsinspect.model import Handshake, Headers, Request, Response, Verdict
 from wsinspect.sessions.redact import (
@@ -145,7 +145,10 @@ class ProbeReport:
     @property
     def verdict(self) -> Verdict:
         """The handshake as given decides, and so does a risky policy (as ``diagnose`` does)."""
-        severities = [self.trials[0].handshake.verdict, *(s.severity for s in self.policy)]
+        severities = [
+            diagnosis_of(self.trials[0].handshake).verdict,
+            *(s.severity for s in self.policy),
+        ]
         return max(severities, key=lambda verdict: SEVERITY_RANK.get(verdict, 0))
 
 
@@ -239,7 +242,7 @@ async def probe(target: Target, progress: Callable[[Trial], None] | None = None)
     _check(target.sent_url())
     trials: list[Trial] = []
     for variant in variants(target):
-        handshake = diagnose.apply(await send(target, variant))
+        handshake = await send(target, variant)
         if not trials and handshake.response is None:
             raise Unreachable(f"cannot reach {target.sent_url()}: {handshake.error}")
         trials.append(Trial(variant, handshake))

@@ -12,7 +12,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from wsinspect.model import Handshake
+from wsinspect.diagnose import diagnosis_of
+from wsinspect.model import Handshake, to_builtins
 from wsinspect.sessions.redact import redact_url
 from wsinspect.text import printable
 
@@ -28,25 +29,30 @@ def status_text(handshake: Handshake) -> str:
 
 
 def top_finding(handshake: Handshake) -> str:
-    if not handshake.findings:
-        return ""
-    first = handshake.findings[0]
-    return f"{first.code}: {first.title}"
+    findings = diagnosis_of(handshake).findings
+    return f"{findings[0].code}: {findings[0].title}" if findings else ""
+
+
+def known_stack(handshake: Handshake) -> str:
+    """The name of the stack that answered, or "" when it was not recognised."""
+    stack = diagnosis_of(handshake).stack
+    return stack.name if stack is not None and stack.name != "unknown" else ""
 
 
 def handshake_line(handshake: Handshake) -> str:
     """One line per handshake, as `record` prints them: safe for a terminal."""
     clock = time.strftime("%H:%M:%S", time.localtime(handshake.started))
     offered = ", ".join(handshake.offered_subprotocols) or "-"
+    diagnosis = diagnosis_of(handshake)
     parts = [
         clock,
-        f"{VERDICT_LABEL[handshake.verdict]:<4}",
+        f"{VERDICT_LABEL[diagnosis.verdict]:<4}",
         status_text(handshake),
         handshake.url,
         f"origin {handshake.origin or '-'}",
         f"subprotocol {offered} -> {handshake.selected_subprotocol or '-'}",
     ]
-    if handshake.findings:
+    if diagnosis.findings:
         parts.append(top_finding(handshake))
     elif handshake.error:
         parts.append(f"error: {handshake.error}")
@@ -54,7 +60,7 @@ def handshake_line(handshake: Handshake) -> str:
 
 
 def summary(handshakes: Iterable[Handshake]) -> str:
-    return _summary(Counter(h.verdict for h in handshakes))
+    return _summary(Counter(diagnosis_of(h).verdict for h in handshakes))
 
 
 def _summary(verdicts: Counter[str]) -> str:
@@ -78,7 +84,7 @@ def text(handshakes: Iterable[Handshake]) -> str:
 def text_chunks(handshakes: Iterable[Handshake]) -> Iterator[str]:
     verdicts: Counter[str] = Counter()
     for handshake in handshakes:
-        verdicts[handshake.verdict] += 1
+        verdicts[diagnosis_of(handshake).verdict] += 1
         yield printable_lines(_text_lines(handshake))
     yield printable_lines([_summary(verdicts)])
 
@@ -87,11 +93,12 @@ def _text_lines(handshake: Handshake) -> list[str]:
     from wsinspect.diagnose import rule_page
 
     out = [handshake_line(handshake)]
-    if handshake.stack is not None:
-        stack = handshake.stack
+    diagnosis = diagnosis_of(handshake)
+    if diagnosis.stack is not None:
+        stack = diagnosis.stack
         confidence = f" ({stack.confidence:.0%})" if stack.name != "unknown" else ""
         out.append(f"  stack: {stack.name}{confidence} — {'; '.join(stack.evidence)}")
-    for finding in handshake.findings:
+    for finding in diagnosis.findings:
         out.append(f"  [{finding.severity}] {finding.code}: {finding.title}")
         out.append(f"    {finding.explanation}")
         for name, value in finding.evidence.items():
@@ -128,7 +135,7 @@ def markdown_chunks(handshakes: Iterable[Handshake]) -> Iterator[str]:
     )
     yield from map(_lines, map(_markdown_row, handshakes))
     for h in handshakes:
-        if h.findings:
+        if diagnosis_of(h).findings:
             yield _lines(_markdown_details(h))
 
 
@@ -139,9 +146,10 @@ def _lines(lines: Iterable[str] | str) -> str:
 
 
 def _markdown_row(h: Handshake) -> str:
-    stack = md_text(h.stack.name) if h.stack else ""
+    diagnosis = diagnosis_of(h)
+    stack = md_text(diagnosis.stack.name) if diagnosis.stack else ""
     cells = [
-        md_text(h.verdict),
+        md_text(diagnosis.verdict),
         status_text(h),
         _in_table(md_code(h.url)),
         _in_table(md_code(h.origin or "")),
@@ -156,7 +164,7 @@ def _markdown_details(h: Handshake) -> list[str]:
 
     out = ["", f"## {status_text(h)} {md_code(h.url)}", ""]
     out += [f"What happened: {md_text(what_happened(h))}", ""]
-    for finding in h.findings:
+    for finding in diagnosis_of(h).findings:
         out += [f"### {md_text(finding.code)}: {md_text(finding.title)}", ""]
         out += [md_text(finding.explanation), ""]
         out += [f"- **{md_text(name)}**: {md_code(v)}" for name, v in finding.evidence.items()]
@@ -218,7 +226,7 @@ def md_fenced(content: str, language: str) -> list[str]:
 
 def what_happened(h: Handshake) -> str:
     """The attempt's outcome in one sentence, as a person would tell it."""
-    by = f" ({h.stack.name})" if h.stack and h.stack.name != "unknown" else ""
+    by = f" ({known_stack(h)})" if known_stack(h) else ""
     if h.response is None:
         return f"no answer: {h.error or 'the connection ended'}."
     answer = f"the server{by} answered {h.response.status} {h.response.reason}".rstrip()
@@ -241,7 +249,8 @@ def json_chunks(handshakes: Iterable[Handshake]) -> Iterator[str]:
     (JSON text holds no raw newline within a string, so lines split where the layout does)."""
     separator = "[\n "
     for handshake in handshakes:
-        item = json.dumps(handshake.to_dict(), ensure_ascii=False, indent=1)
+        document = to_builtins(handshake) | to_builtins(diagnosis_of(handshake))
+        item = json.dumps(document, ensure_ascii=False, indent=1)
         yield separator + item.replace("\n", "\n ")
         separator = ",\n "
     yield "[]\n" if separator == "[\n " else "\n]\n"
@@ -257,8 +266,10 @@ def probe_rows(trials: Iterable[Trial]) -> list[tuple[str, ...]]:
     rows = []
     for trial in trials:
         h, v = trial.handshake, trial.variant
-        stack = h.stack.name if h.stack and h.stack.name != "unknown" else ""
-        findings = ", ".join(f.code for f in h.findings) or ("" if h.response else h.error or "")
+        stack = known_stack(h)
+        findings = ", ".join(f.code for f in diagnosis_of(h).findings) or (
+            "" if h.response else h.error or ""
+        )
         rows.append(
             (
                 v.name,
@@ -294,21 +305,23 @@ def probe_json(report: ProbeReport) -> str:
     document = {
         "url": redact_url(report.target.url),
         "verdict": report.verdict,
-        "variants": [
-            {
-                "variant": t.variant.name,
-                "origin": t.variant.origin,
-                "subprotocols": list(t.variant.subprotocols),
-                "status": t.handshake.status,
-                "selected_subprotocol": t.handshake.selected_subprotocol,
-                "stack": t.handshake.stack.name if t.handshake.stack else None,
-                "verdict": t.handshake.verdict,
-                "findings": [f.code for f in t.handshake.findings],
-                "error": t.handshake.error,
-            }
-            for t in report.trials
-        ],
+        "variants": [_probe_variant(t) for t in report.trials],
         "policy": [{"severity": s.severity, "text": s.text} for s in report.policy],
         "not_sent": report.target.left_out(),
     }
     return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+
+
+def _probe_variant(trial: Trial) -> dict[str, object]:
+    handshake, diagnosis = trial.handshake, diagnosis_of(trial.handshake)
+    return {
+        "variant": trial.variant.name,
+        "origin": trial.variant.origin,
+        "subprotocols": list(trial.variant.subprotocols),
+        "status": handshake.status,
+        "selected_subprotocol": handshake.selected_subprotocol,
+        "stack": diagnosis.stack.name if diagnosis.stack else None,
+        "verdict": diagnosis.verdict,
+        "findings": [f.code for f in diagnosis.findings],
+        "error": handshake.error,
+    }

@@ -15,12 +15,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from wsinspect import diagnose
 from wsinspect.capture.bodies import BodyTap, decoded_prefix
 from wsinspect.capture.frames import Deflate, FrameSniffer, MessageWindow
 from wsinspect.capture.limits import BODY_LIMIT, DEFAULT_LIMITS, RAW_BODY_LIMIT, Limits
 from wsinspect.model import (
     OP_CLOSE,
+    Client,
     Close,
     Handshake,
     Headers,
@@ -108,7 +108,6 @@ class Recorder:
         session: Session,
         listeners: list[Listener] | None = None,
         limits: Limits = DEFAULT_LIMITS,
-        analyze: Callable[[Handshake], object] | None = diagnose.apply,
         clock: Callable[[], float] = time.time,
         is_attempt: Callable[[http.HTTPFlow], bool] = is_upgrade_attempt,
         answer_timeout: float = ANSWER_TIMEOUT,
@@ -118,7 +117,6 @@ class Recorder:
         self.is_attempt = is_attempt  # which flows are WebSocket attempts (flow files widen it)
         self.listeners = listeners if listeners is not None else []
         self.limits = limits
-        self.analyze = analyze
         self.clock = clock
         self._upgraded: dict[str, tuple[Handshake, FrameSniffer]] = {}  # by client connection
         self._relays: dict[str, tuple[Handshake, FrameSniffer]] = {}  # by TCP flow
@@ -203,8 +201,6 @@ class Recorder:
                 handshake.response = _response(flow.response, self._taps.pop(flow.id, None))
             handshake.answered = self.clock()
             self._answered(handshake)
-        elif self.analyze:
-            self.analyze(handshake)
 
     def _record(self, flow: http.HTTPFlow) -> Handshake:
         """The flow's handshake: the one listed when its request came, else a new one."""
@@ -216,7 +212,7 @@ class Recorder:
             id=flow.id,
             started=request.timestamp_start,
             url=websocket_url(request),
-            client_address=_address(flow.client_conn),
+            client=Client(_address(flow.client_conn)),
             request=Request(
                 method=_text(request.data.method).upper(),
                 http_version=_text(request.data.http_version),
@@ -242,14 +238,10 @@ class Recorder:
             self._upgraded[flow.client_conn.id] = (handshake, sniffer)
 
     def _answered(self, handshake: Handshake) -> None:
-        if self.analyze:
-            self.analyze(handshake)
         for listener in self.listeners:
             listener.handshake_answered(handshake)
 
     def _closed(self, handshake: Handshake) -> None:
-        if self.analyze:
-            self.analyze(handshake)
         for listener in self.listeners:
             listener.websocket_closed(handshake)
 
@@ -299,7 +291,9 @@ class Recorder:
             window.summary.counts.add(side, len(content))
         data = content[: window.limits.preview_bytes]
         window.add(
-            Message(side, message.timestamp, opcode, len(content), data, len(content) > len(data))
+            Message.of(
+                side, message.timestamp, opcode, len(content), data, len(content) > len(data)
+            )
         )
 
     def websocket_end(self, flow: http.HTTPFlow) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 import socket
@@ -30,9 +29,20 @@ from pathlib import Path
 
 import msgspec
 
-from wsinspect.model import Handshake, Session
+from wsinspect.model import Count, Handshake, Session, check_url, decoder, encoder
 
 QUEUE = 10_000  # handshakes waiting for the dashboard before new ones are dropped
+
+
+class FeedUpdate(msgspec.Struct):
+    """One line on the feed: a handshake as it now stands, and how many the addon dropped."""
+
+    handshake: Handshake
+    dropped: Count = 0
+
+
+_ENCODER = encoder()
+_DECODER = decoder(FeedUpdate)
 
 log = logging.getLogger("wsinspect")
 
@@ -126,9 +136,8 @@ class FeedSender:
 
     def _put(self, handshake: Handshake) -> None:
         try:
-            update = handshake.to_dict()
-            update["feed_dropped"] = self.dropped  # so that the dashboard can say so
-            self._queue.put_nowait(msgspec.json.encode(update) + b"\n")
+            update = FeedUpdate(handshake, dropped=self.dropped)  # the dashboard says how many
+            self._queue.put_nowait(_ENCODER.encode(update) + b"\n")
         except asyncio.QueueFull:
             self.dropped += 1
 
@@ -221,8 +230,6 @@ class FeedReceiver:
                 self.path.unlink()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        from wsinspect import diagnose
-
         if not same_user(writer):
             self.refused += 1
             writer.close()
@@ -230,11 +237,12 @@ class FeedReceiver:
         try:
             while line := await reader.readline():
                 try:
-                    update = msgspec.json.decode(line)
-                    handshake = diagnose.apply(Handshake.from_dict(update))
-                    self.dropped = max(self.dropped, int(update.get("feed_dropped", 0)))
-                except (ValueError, KeyError, TypeError, AttributeError):
+                    update = _DECODER.decode(line)
+                    handshake = update.handshake
+                    check_url(handshake.url)
+                except ValueError:  # msgspec's errors are ValueErrors
                     continue  # not from our addon: ignore it
+                self.dropped = max(self.dropped, update.dropped)
                 self.merge(handshake)
         except (OSError, ValueError):
             pass
@@ -246,8 +254,8 @@ class FeedReceiver:
         if known is None:
             self.session.add(handshake)
             return
-        for field in dataclasses.fields(Handshake):  # in place: the views hold this object
-            setattr(known, field.name, getattr(handshake, field.name))
+        for name in Handshake.__struct_fields__:  # in place: the views hold this object
+            setattr(known, name, getattr(handshake, name))
         self.changed(known)
 
 

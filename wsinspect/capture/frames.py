@@ -184,7 +184,9 @@ class FrameSniffer:
                         if b1 & 0x80:
                             payload = apply_mask(payload, data[start - 4 : start])
                         counts.add(side, length)
-                        window.add(Message(side, now, b0 & 0x0F, length, payload, length > limit))
+                        window.add(
+                            Message.of(side, now, b0 & 0x0F, length, payload, length > limit)
+                        )
                         pos = start + length
                         continue
                 pos = self._read_header(d, data, pos, now)
@@ -320,7 +322,7 @@ class FrameSniffer:
             code, reason = parse_close(payload)
             self.window.closed(d.side, code, reason, now)
         data = payload[: self.preview_bytes]
-        self.window.add(Message(d.side, now, opcode, length, data, length > len(data)))
+        self.window.add(Message.of(d.side, now, opcode, length, data, length > len(data)))
 
     def _end_message(self, d: _Direction, now: float) -> None:
         if d.msg_compressed and d.inflater is not None:
@@ -338,7 +340,7 @@ class FrameSniffer:
         else:
             truncated = length > len(data)
         self.window.add(
-            Message(
+            Message.of(
                 d.side, d.msg_time, opcode, length, data, truncated, d.msg_frames, d.msg_compressed
             )
         )

@@ -1,26 +1,18 @@
 """Why a handshake failed, which stack answered, and the fix: a pure function of the handshake.
 
-No I/O, no clock, no globals: the same function runs live in the recorder, on loaded files and in
-tests.
+No I/O, no clock, no globals: the same function runs on live captures, loaded files and in tests.
+Views and writers ask ``diagnosis_of``, which keeps the result beside the record until the
+capture adds what could change it (the answer, an error, the close).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from wsinspect.diagnose.facts import facts_of
 from wsinspect.diagnose.rules import FALLBACK, RULES, Context, rule_page
 from wsinspect.diagnose.stacks import recognise
-from wsinspect.model import Finding, Handshake, Stack, Verdict
+from wsinspect.model import Diagnosis, Handshake, Verdict
 
 SEVERITY_RANK = {"warning": 1, "error": 2}
-
-
-@dataclass(frozen=True, slots=True)
-class Diagnosis:
-    verdict: Verdict
-    stack: Stack | None
-    findings: list[Finding]
 
 
 def diagnose(handshake: Handshake) -> Diagnosis:
@@ -41,15 +33,35 @@ def diagnose(handshake: Handshake) -> Diagnosis:
     return Diagnosis(verdict, context.recognition.stack(), findings)
 
 
-def apply(handshake: Handshake) -> Handshake:
-    """Diagnose and store the result on the handshake (verdict, stack, findings)."""
-    result = diagnose(handshake)
-    handshake.verdict, handshake.stack, handshake.findings = (
-        result.verdict,
-        result.stack,
-        result.findings,
-    )
+def diagnosis_of(handshake: Handshake) -> Diagnosis:
+    """``diagnose(handshake)``, computed again only when the capture has added to it since."""
+    cached = handshake.__dict__.get(_CACHE)
+    if cached is not None and _same(cached[0], _state(handshake)):
+        return cached[1]
+    diagnosis = diagnose(handshake)
+    remember(handshake, diagnosis)
+    return diagnosis
+
+
+def remember(handshake: Handshake, diagnosis: Diagnosis) -> Handshake:
+    """Keep ``diagnosis`` as ``handshake``'s: for a copy diagnosed as its original was (a
+    redacted copy is diagnosed from what was captured, not from what is left after redaction)."""
+    handshake.__dict__[_CACHE] = (_state(handshake), diagnosis)
     return handshake
 
 
-__all__ = ["Diagnosis", "apply", "diagnose", "rule_page"]
+_CACHE = "_diagnosis"  # the instance attribute holding (state, diagnosis): not a field, not saved
+
+
+def _state(handshake: Handshake) -> tuple[object, ...]:
+    """What a diagnosis depends on that the capture sets after the request: the answer, the
+    error, the close. Compared by identity: the capture replaces these, never edits them."""
+    ws = handshake.websocket
+    return handshake.response, handshake.error, ws, None if ws is None else ws.close
+
+
+def _same(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
+    return all(x is y for x, y in zip(a, b, strict=True))
+
+
+__all__ = ["Diagnosis", "diagnose", "diagnosis_of", "remember", "rule_page"]

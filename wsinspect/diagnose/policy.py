@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from wsinspect.diagnose import diagnosis_of
 from wsinspect.model import Handshake, Verdict
 
 Kind = Literal[
@@ -79,7 +80,7 @@ def infer(trials: list[Trial], carries_cookies: bool) -> list[Statement]:
 def _origin_policy(trials: list[Trial], carries_cookies: bool) -> list[Statement]:
     tried = [t for t in trials if t.variant.kind in ORIGIN_KINDS]
     if not any(t.accepted for t in tried):
-        findings = tried[0].handshake.findings
+        findings = diagnosis_of(tried[0].handshake).findings
         if findings and findings[0].code == "origin-rejected":
             text = (
                 "refuses every Origin tried, and no Origin: it allows other origins only "

@@ -3,7 +3,7 @@
 Written: every attempt is an entry with ``_resourceType: "websocket"``; an upgraded one carries
 ``_webSocketMessages`` (``{type: send|receive, time, opcode, data}``, binary as base64), a refused
 one is an ordinary entry with its status, one without an answer has status 0 and ``_error``.
-``_wsinspect`` holds what HAR has no field for: verdict, stack, findings, close, exact counts.
+``_wsinspect`` holds what HAR has no field for: close, exact counts, the client's address.
 
 Read: HAR from Chrome, Firefox, mitmproxy's savehar and HTTP Toolkit. An entry is a WebSocket
 attempt when it says so (``_resourceType``), asks for ``Upgrade: websocket``, has a ws(s) URL or
@@ -22,22 +22,28 @@ import msgspec
 
 from wsinspect import __version__
 from wsinspect.model import (
+    LATEST,
     OP_BINARY,
     OP_TEXT,
+    Client,
+    Close,
+    Count,
+    Counts,
     Handshake,
     Headers,
-    LoadedMessages,
     Message,
+    Opcode,
     Request,
     Response,
     Session,
+    Time,
     WebSocketSummary,
     check_url,
+    encoder,
 )
 from wsinspect.sessions import jsontext
 from wsinspect.sessions.files import Budget
-from wsinspect.sessions.jsontext import LATEST, Count, Object, Opcode, Raw, Time
-from wsinspect.sessions.native import CloseRecord, CountsRecord, FindingRecord, StackRecord
+from wsinspect.sessions.jsontext import Object, Raw
 
 Warn = Callable[[str], None]
 
@@ -59,7 +65,7 @@ def chunks(session: Session) -> Iterator[bytes]:
             "entries": [],
         }
     }
-    return jsontext.encode_chunks(document, map(entry, session))
+    return jsontext.encode_chunks(document, map(entry, session), encoder())
 
 
 def entry(h: Handshake) -> dict[str, Any]:
@@ -89,11 +95,8 @@ def entry(h: Handshake) -> dict[str, Any]:
         item["_webSocketMessages"] = list(map(_har_message, h.websocket.messages))
     item["_wsinspect"] = {
         "id": h.id,
-        "client": h.client_address,
+        "client": h.client.address,
         "answered": h.answered,
-        "verdict": h.verdict,
-        "stack": None if h.stack is None else h.stack.to_dict(),
-        "findings": [f.to_dict() for f in h.findings],
         "body_truncated": h.response.body_truncated if h.response else False,
         "websocket": None if h.websocket is None else _extras(h.websocket),
     }
@@ -104,9 +107,9 @@ def _extras(ws: WebSocketSummary) -> dict[str, Any]:
     return {
         "subprotocol": ws.subprotocol,
         "extensions": ws.extensions,
-        "counts": ws.counts.to_dict(),
+        "counts": ws.counts,
         "messages_dropped": ws.messages_dropped,
-        "close": None if ws.close is None else ws.close.to_dict(),
+        "close": ws.close,
     }
 
 
@@ -146,14 +149,10 @@ def _har_response(h: Handshake) -> dict[str, Any]:
 
 def _har_message(m: Message) -> dict[str, Any]:
     """Text as text, everything else base64, as Chrome does (control frames included)."""
-    data = m.data
-    if m.opcode == OP_TEXT:
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:  # e.g. a code point cut by the preview
-            text = base64.b64encode(data).decode("ascii")
+    if m.preview_encoding == "base64" or (m.opcode == OP_TEXT):
+        text = m.preview  # base64 already, or a text message's text
     else:
-        text = base64.b64encode(data).decode("ascii")
+        text = base64.b64encode(m.data).decode("ascii")
     item = {
         "type": "send" if m.side == "client" else "receive",
         "time": m.time,
@@ -224,7 +223,7 @@ class _Message(msgspec.Struct, gc=False):
     def to_message(self) -> Message:
         text = self.data
         data = text.encode("utf-8") if self.opcode == OP_TEXT else base64.b64decode(text)
-        return Message(
+        return Message.of(
             "client" if self.type == "send" else "server",
             self.time,
             self.opcode,
@@ -265,20 +264,18 @@ class _Response(msgspec.Struct):
 
 
 class _WebSocketExtras(msgspec.Struct):
-    counts: CountsRecord = msgspec.field(default_factory=CountsRecord)
+    counts: Counts = msgspec.field(default_factory=Counts)
     messages_dropped: Count = 0
-    close: CloseRecord | None = None
+    close: Close | None = None
 
 
 class _Extras(msgspec.Struct):
-    """``_wsinspect``: what our own HAR keeps that HAR has no field for."""
+    """``_wsinspect``: what our own HAR keeps that HAR has no field for (version 1 also wrote
+    its diagnosis there: not read, it is derived)."""
 
     id: str | None = None
     client: str | None = None
     answered: Time | None = None
-    verdict: str | None = None
-    stack: StackRecord | None = None
-    findings: list[FindingRecord] = []
     body_truncated: bool = False
     websocket: _WebSocketExtras | None = None
 
@@ -338,7 +335,7 @@ def handshake_of(item: _Entry, fallback_id: str) -> Handshake:
         started=started,
         answered=answered,
         url=check_url(_websocket_url(item.request.url)),
-        client_address=extra.client or "",
+        client=Client(extra.client or ""),
         request=Request(
             method=item.request.method or "GET",
             http_version=item.request.http_version or "HTTP/1.1",
@@ -349,10 +346,6 @@ def handshake_of(item: _Entry, fallback_id: str) -> Handshake:
     )
     if (response is not None and response.status == 101) or item.messages is not None:
         handshake.websocket = _websocket(item.messages or [], extra.websocket, response)
-    if extra.verdict in ("ok", "warning", "error"):
-        handshake.verdict = extra.verdict
-        handshake.stack = None if extra.stack is None else extra.stack.model()
-        handshake.findings = [f.model() for f in extra.findings]
     return handshake
 
 
@@ -405,13 +398,11 @@ def _websocket(
         subprotocol=headers.get("Sec-WebSocket-Protocol"),
         extensions=headers.tokens("Sec-WebSocket-Extensions"),
     )
-    for message in [m for m in messages if m.opcode != OP_TEXT]:
-        message.to_message()  # base64 is parsed: find damage now, not when first looked at
-    summary.messages = LoadedMessages(messages, _Message.to_message)
+    summary.messages = [m.to_message() for m in messages]  # base64 is parsed: damage shows now
     if extra is not None:
-        summary.counts = extra.counts.model()
+        summary.counts = extra.counts
         summary.messages_dropped = extra.messages_dropped
-        summary.close = None if extra.close is None else extra.close.model()
+        summary.close = extra.close
     else:  # somebody else's HAR: count what it kept
         for m in summary.messages:
             if m.opcode in (OP_TEXT, OP_BINARY):

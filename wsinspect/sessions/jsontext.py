@@ -10,34 +10,27 @@ that entry only.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
-from msgspec import Meta, Raw
+from msgspec import Raw
 
 T = TypeVar("T")
 
 Object = dict[str, Raw]  # a JSON object whose values are decoded later, one by one
 Shallow = Object | list[Raw] | str | float | bool | None  # any JSON value, its members left raw
 
-# What a file may say, checked as it is decoded: a value out of these bounds (a time in the year
-# 10^292, a status of -5, NaN) would otherwise travel on and break a report or a writer.
-LATEST = 4_102_444_800.0  # 2100-01-01: later than any capture, early enough for every date API
-Time = Annotated[float, Meta(ge=0.0, le=LATEST)]  # seconds since the epoch
-Count = Annotated[int, Meta(ge=0, le=2**53)]  # sizes and counts: exact in a float, never negative
-Status = Annotated[int, Meta(ge=0, le=999)]  # an HTTP status; 0 is "no answer"
-Opcode = Annotated[int, Meta(ge=0, le=15)]  # a WebSocket frame's opcode is four bits
-CloseCode = Annotated[int, Meta(ge=0, le=65535)]  # two bytes in the close frame
-Fraction = Annotated[float, Meta(ge=0.0, le=1.0)]
-
 
 def encode(document: Any) -> bytes:
     return msgspec.json.encode(document)
 
 
-def encode_chunks(document: Any, items: Iterable[Any]) -> Iterator[bytes]:
+def encode_chunks(
+    document: Any, items: Iterable[Any], encoder: msgspec.json.Encoder | None = None
+) -> Iterator[bytes]:
     """``encode(document)`` with its last value, an empty list, holding ``items``: as chunks,
     an item each, so that a file of 200,000 handshakes is written without being built whole."""
+    encode = msgspec.json.encode if encoder is None else encoder.encode
     head = encode(document)
     cut = head.rindex(b"[]") + 1
     if head[cut:].strip(b"]}"):
@@ -67,16 +60,9 @@ def decode(data: bytes | Raw, kind: type[T] = Any, wrong_shape: str = "") -> T: 
 
 
 __all__ = [
-    "LATEST",
-    "CloseCode",
-    "Count",
-    "Fraction",
     "Object",
-    "Opcode",
     "Raw",
     "Shallow",
-    "Status",
-    "Time",
     "decode",
     "encode",
     "encode_chunks",

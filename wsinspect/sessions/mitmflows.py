@@ -16,10 +16,21 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from wsinspect.model import OP_BINARY, OP_TEXT, Handshake, Headers, Session, check_url
+from wsinspect.diagnose import diagnosis_of
+from wsinspect.model import (
+    OP_BINARY,
+    OP_TEXT,
+    CloseCode,
+    Handshake,
+    Headers,
+    Opcode,
+    Session,
+    Status,
+    Time,
+    check_url,
+)
 from wsinspect.report import top_finding
 from wsinspect.sessions.files import Budget
-from wsinspect.sessions.jsontext import CloseCode, Opcode, Status, Time
 
 if TYPE_CHECKING:
     from mitmproxy import http
@@ -66,7 +77,7 @@ def to_flow(h: Handshake) -> http.HTTPFlow:
     if url.query:
         path += "?" + url.query
     client = connection.Client(
-        peername=_peer(h.client_address), sockname=("", 0), timestamp_start=h.started
+        peername=_peer(h.client.address), sockname=("", 0), timestamp_start=h.started
     )
     server = connection.Server(address=(host, port))
     result = http.HTTPFlow(client, server)
@@ -114,8 +125,9 @@ def to_flow(h: Handshake) -> http.HTTPFlow:
             data.timestamp_end = ws.close.time
         result.websocket = data
     result.metadata[ATTEMPT] = True  # e.g. from a browser's HAR that kept no request headers
-    result.marked = MARKS[h.verdict]
-    result.comment = f"wsinspect: {h.verdict}" + (f" — {top_finding(h)}" if h.findings else "")
+    verdict = diagnosis_of(h).verdict
+    result.marked = MARKS[verdict]
+    result.comment = f"wsinspect: {verdict}" + (f" — {top_finding(h)}" if top_finding(h) else "")
     return result
 
 
@@ -279,7 +291,7 @@ def _attempts(state: Any) -> list[Handshake]:
     if not is_attempt(flow):
         return []
     scratch = Session(created=0.0)
-    replay(Recorder(scratch, analyze=None, is_attempt=is_attempt), flow)
+    replay(Recorder(scratch, is_attempt=is_attempt), flow)
     for handshake in scratch:
         _as_text(handshake)
         check_url(handshake.url)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import functools
 import itertools
 import re
@@ -29,8 +28,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeVar
 from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
 
+from msgspec.structs import replace
+
+from wsinspect.diagnose import diagnosis_of, remember
 from wsinspect.model import (
     Close,
+    Diagnosis,
     Finding,
     Handshake,
     Headers,
@@ -328,14 +331,12 @@ def redacted_view(session: Session) -> Session:
     """``redact_session`` for a writer: each handshake is redacted as it is iterated over, and
     let go after, where a redacted copy of them all would be a second session in memory. Only
     iterating redacts (``get`` and ``since`` do not): a view to write, not one to keep."""
-    return _RedactedView(
-        session.created, _proxy(session.proxy), session._handshakes, session._order
-    )
+    view = _RedactedView(session.created, _proxy(session.proxy))
+    view._handshakes, view._order = session._handshakes, session._order
+    return view
 
 
 class _RedactedView(Session):
-    __slots__ = ()
-
     def __iter__(self) -> Iterator[Handshake]:
         return map(redact_handshake, Session.__iter__(self))
 
@@ -359,7 +360,8 @@ def _proxy(proxy: dict[str, object]) -> dict[str, object]:
 def redact_handshake(handshake: Handshake) -> Handshake:
     """The handshake as it may leave the process; the same object when it holds no secret.
 
-    The original is never modified; the copy shares whatever held no secret.
+    The original is never modified; the copy shares whatever held no secret. Its diagnosis is
+    the original's, redacted: what is left after redaction is not what the server saw.
     """
     messages = _messages(handshake)
     blob = _blob(messages)
@@ -372,12 +374,13 @@ def redact_handshake(handshake: Handshake) -> Handshake:
         "response": _response(handshake.response, secrets),
         "error": _optional_text(handshake.error, secrets),
         "websocket": _websocket(handshake.websocket, secrets, targets),
-        "stack": _stack(handshake.stack, secrets),
-        "findings": _same_or_new(
-            handshake.findings, [_finding(f, secrets) for f in handshake.findings]
-        ),
     }
-    return _replace(handshake, changes)
+    diagnosis = diagnosis_of(handshake)
+    shown = _diagnosis(diagnosis, secrets)
+    copy = _replace(handshake, changes)
+    if copy is handshake and shown is diagnosis:
+        return handshake
+    return remember(replace(copy) if copy is handshake else copy, shown)
 
 
 T = TypeVar("T")
@@ -386,7 +389,7 @@ T = TypeVar("T")
 def _replace(item: T, changes: dict[str, object]) -> T:
     """``item`` when no field changed, else a shallow copy with the changed fields."""
     changed = {k: v for k, v in changes.items() if v is not getattr(item, k)}
-    return dataclasses.replace(item, **changed) if changed else item  # type: ignore[type-var]
+    return replace(item, **changed) if changed else item  # type: ignore[type-var]
 
 
 def _same_or_new(old: list[T], new: list[T]) -> list[T]:
@@ -528,9 +531,13 @@ def _messages_redacted(
 
 
 def _message(message: Message, secrets: Sequence[str]) -> Message:
-    data = message.data
-    redacted = redact_text(_decode(data), secrets).encode("utf-8", "surrogateescape")
-    return message if redacted == data else dataclasses.replace(message, data=redacted)
+    if message.preview_encoding == "text":
+        preview = redact_text(message.preview, secrets)
+    else:  # base64 of bytes that may hold text: redacted as bytes, kept as they were around it
+        data = message.data
+        redacted = redact_text(_decode(data), secrets).encode("utf-8", "surrogateescape")
+        preview = message.preview if redacted == data else base64.b64encode(redacted).decode()
+    return message if preview == message.preview else replace(message, preview=preview)
 
 
 def _decode(data: bytes) -> str:
@@ -550,6 +557,15 @@ def _stack(stack: Stack | None, secrets: Sequence[str]) -> Stack | None:
         return None
     evidence = [_text(e, secrets) for e in stack.evidence]
     return _replace(stack, {"evidence": _same_or_new(stack.evidence, evidence)})
+
+
+def _diagnosis(diagnosis: Diagnosis, secrets: Sequence[str]) -> Diagnosis:
+    findings = [_finding(f, secrets) for f in diagnosis.findings]
+    changes = {
+        "stack": _stack(diagnosis.stack, secrets),
+        "findings": _same_or_new(diagnosis.findings, findings),
+    }
+    return _replace(diagnosis, changes)
 
 
 def _finding(finding: Finding, secrets: Sequence[str]) -> Finding:

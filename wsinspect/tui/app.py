@@ -24,6 +24,7 @@ from textual.widgets import Footer, Input
 
 from wsinspect.capture.limits import DEFAULT_LIMITS, Limits
 from wsinspect.capture.proxy import ProxyConfig, ProxyError
+from wsinspect.diagnose import diagnosis_of
 from wsinspect.model import Handshake, Session
 from wsinspect.text import printable
 from wsinspect.tui.safe import url_on_screen
@@ -234,6 +235,7 @@ class WsinspectApp(App[None]):
             return
         if self.autosave is None and self.live is not None and self.live.save is not None:
             self.write_session(self.live.save, force=True)
+        await self.saves_under_way()
         self.exit()
 
     # Recorder listener: answered handshakes are pulled from the session; closes are noted.
@@ -277,8 +279,8 @@ class WsinspectApp(App[None]):
         previous = self._verdicts.get(handshake.id)
         if previous is not None:
             self._tally[previous] -= 1
-        self._verdicts[handshake.id] = handshake.verdict
-        self._tally[handshake.verdict] += 1
+        verdict = self._verdicts[handshake.id] = diagnosis_of(handshake).verdict
+        self._tally[verdict] += 1
 
     def follow_messages(self) -> None:
         """Keep the messages of a selected, still open WebSocket current."""
@@ -359,17 +361,27 @@ class WsinspectApp(App[None]):
         if path is not None:
             self.write_session(path)
 
-    def write_session(self, path: Path, force: bool = False) -> bool:
-        from wsinspect.sessions import OutputError, check_writable, save
+    @work(group="save")
+    async def write_session(self, path: Path, force: bool = False) -> bool:
+        """Save what was captured up to now; a worker thread writes it while the proxy goes on
+        relaying (5,000 handshakes take seconds), and a toast says when it is done."""
+        from wsinspect.sessions import OutputError, check_writable, save_in_background
 
         try:
             check_writable(path, force=force)
-            save(self.session, path)
-        except OutputError as e:
-            self.notify(str(e), severity="error", timeout=8)
+            snapshot = await save_in_background(self.session, path)
+        except (OutputError, OSError) as e:
+            message = str(e) if isinstance(e, OutputError) else f"cannot write {path}: {e}"
+            self.notify(message, severity="error", timeout=8)
             return False
-        self.notify(f"Saved {len(self.session)} handshakes to {path}")
+        self.notify(f"Saved {len(snapshot)} handshakes to {path}")
         return True
+
+    async def saves_under_way(self) -> None:
+        """Wait for the saves being written: quitting must not leave a file unwritten."""
+        saves = [worker for worker in self.workers if worker.group == "save"]
+        if saves:  # (none: Textual would wait for every worker)
+            await self.workers.wait_for_complete(saves)
 
     def action_probe(self, with_credentials: bool = False) -> None:
         handshake = self.detail.handshake

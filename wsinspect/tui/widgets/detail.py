@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import TabbedContent, TabPane
 
+from wsinspect.diagnose import diagnosis_of
 from wsinspect.model import Handshake, Headers
 from wsinspect.text import printable
 from wsinspect.tui.safe import literal, on_screen, printable_block
@@ -51,13 +52,14 @@ def highlighted(snippet: str, language: str) -> Text:
 def findings_view(handshake: Handshake) -> RenderableType:
     from wsinspect.diagnose import rule_page
 
+    diagnosis = diagnosis_of(handshake)
     parts: list[RenderableType] = []
     headline = Text()
-    headline.append(f"{handshake.verdict.upper()}  ", style=_verdict_style(handshake))
+    headline.append(f"{diagnosis.verdict.upper()}  ", style=VERDICT_STYLE[diagnosis.verdict])
     headline.append(printable(handshake.url))
     parts.append(headline)
-    if handshake.stack is not None:
-        stack = handshake.stack
+    if diagnosis.stack is not None:
+        stack = diagnosis.stack
         line = Text("stack: ", style="dim")
         line.append(stack.name, style="bold")
         if stack.name != "unknown":
@@ -66,9 +68,9 @@ def findings_view(handshake: Handshake) -> RenderableType:
         parts.append(line)
     if handshake.error:
         parts.append(Text(f"error: {printable(handshake.error)}", style="red"))
-    if not handshake.findings:
+    if not diagnosis.findings:
         parts.append(Text("\nNo findings: the handshake looks healthy.", style="green"))
-    for number, finding in enumerate(handshake.findings, 1):
+    for number, finding in enumerate(diagnosis.findings, 1):
         title = Text(
             f"\n{number}. [{finding.severity}] {finding.code}: ",
             style=SEVERITY_STYLE[finding.severity],
@@ -149,7 +151,7 @@ def messages_view(handshake: Handshake) -> RenderableType:
 
 def request_view(handshake: Handshake) -> RenderableType:
     line = f"{handshake.request.method} {handshake.url} {handshake.request.http_version}"
-    line += f"  from {handshake.client_address}"
+    line += f"  from {handshake.client.address}"
     return headers_view("request", line, handshake.request.headers, _evidence_names(handshake))
 
 
@@ -170,7 +172,9 @@ def response_view(handshake: Handshake) -> RenderableType:
 
 def _evidence_names(handshake: Handshake) -> set[str]:
     """Header names a finding cites as evidence, e.g. "Sec-WebSocket-Protocol (offered)"."""
-    return {name.split(" (")[0].lower() for f in handshake.findings for name in f.evidence}
+    return {
+        name.split(" (")[0].lower() for f in diagnosis_of(handshake).findings for name in f.evidence
+    }
 
 
 RENDERERS = {
@@ -181,8 +185,7 @@ RENDERERS = {
 }
 
 
-def _verdict_style(handshake: Handshake) -> str:
-    return {"ok": "bold green", "warning": "bold yellow", "error": "bold red"}[handshake.verdict]
+VERDICT_STYLE = {"ok": "bold green", "warning": "bold yellow", "error": "bold red"}
 
 
 TABS = ("findings", "request", "response", "messages", "probe")

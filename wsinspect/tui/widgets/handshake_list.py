@@ -20,6 +20,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from wsinspect.diagnose import diagnosis_of
 from wsinspect.model import Handshake
 from wsinspect.report import status_text, top_finding
 from wsinspect.text import printable
@@ -40,15 +41,16 @@ def row_text(handshake: Handshake) -> Text:
     """The cells of one row, each padded to its column; the top finding takes the rest."""
     offered = ", ".join(handshake.offered_subprotocols)
     selected = handshake.selected_subprotocol or "-"
+    diagnosis = diagnosis_of(handshake)
     cells = {
         "time": time.strftime("%H:%M:%S", time.localtime(handshake.started)),
         "status": status_text(handshake),
         "url": handshake.url,
         "origin": handshake.origin or "-",
         "subprotocol": f"{offered} -> {selected}" if offered else selected,
-        "stack": handshake.stack.name if handshake.stack else "",
+        "stack": diagnosis.stack.name if diagnosis.stack else "",
     }
-    style = VERDICT_STYLE[handshake.verdict]
+    style = VERDICT_STYLE[diagnosis.verdict]
     text = Text(no_wrap=True, overflow="ellipsis")
     for name, width in COLUMNS:
         value = printable(cells[name])
@@ -158,7 +160,7 @@ class HandshakeList(ScrollView, can_focus=True):
         self._on_select(self.selected)
 
     def _passes(self, handshake: Handshake) -> bool:
-        if self._failures_only and handshake.verdict == "ok":
+        if self._failures_only and diagnosis_of(handshake).verdict == "ok":
             return False
         if not self._filter:
             return True
@@ -249,11 +251,12 @@ class HandshakeList(ScrollView, can_focus=True):
 
 def search_text(handshake: Handshake) -> str:
     """What the filter searches: URL, Origin, every header, status, stack and finding codes."""
-    parts = [handshake.url, status_text(handshake), handshake.verdict]
+    diagnosis = diagnosis_of(handshake)
+    parts = [handshake.url, status_text(handshake), diagnosis.verdict]
     parts += [f"{k}: {v}" for k, v in handshake.request.headers]
     if handshake.response is not None:
         parts += [f"{k}: {v}" for k, v in handshake.response.headers]
-    if handshake.stack is not None:
-        parts.append(handshake.stack.name)
-    parts += [f.code for f in handshake.findings]
+    if diagnosis.stack is not None:
+        parts.append(diagnosis.stack.name)
+    parts += [f.code for f in diagnosis.findings]
     return "\n".join(parts).lower()

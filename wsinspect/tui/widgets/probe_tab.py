@@ -14,6 +14,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from wsinspect.diagnose import diagnosis_of
 from wsinspect.diagnose.policy import Trial
 from wsinspect.report import PROBE_COLUMNS, VERDICT_LABEL, probe_rows
 from wsinspect.tui.safe import literal, on_screen, url_on_screen
@@ -93,11 +94,12 @@ def probe_view(run: ProbeRun | None, redact: bool = True) -> RenderableType:
 def _since(before: ProbeReport, now: ProbeReport) -> Text:
     """The handshake as given, then and now: the answer to "did my fix work?"."""
     then, current = before.trials[0].handshake, now.trials[0].handshake
-    was = f"{then.status or 'no answer'} {VERDICT_LABEL[then.verdict]}"
-    is_ = f"{current.status or 'no answer'} {VERDICT_LABEL[current.verdict]}"
-    if then.verdict != "ok" and current.verdict == "ok":
+    before, now = diagnosis_of(then).verdict, diagnosis_of(current).verdict
+    was = f"{then.status or 'no answer'} {VERDICT_LABEL[before]}"
+    is_ = f"{current.status or 'no answer'} {VERDICT_LABEL[now]}"
+    if before != "ok" and now == "ok":
         return Text(f"\nsince the last probe: {was} → {is_}: the fix took", style="bold green")
-    if then.verdict == "ok" and current.verdict != "ok":
+    if before == "ok" and now != "ok":
         return Text(f"\nsince the last probe: {was} → {is_}: it broke", style="bold red")
     changed = [a.text for a in now.policy if a.text not in {b.text for b in before.policy}]
     if was == is_ and not changed:
