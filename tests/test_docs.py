@@ -158,3 +158,34 @@ def test_the_readme_gives_the_test_command_ci_runs():
     assert any("\nbash scripts/test.sh\n" in block for block in blocks)
     assert re.search(r"^bash scripts/test\.sh\b", ci, re.MULTILINE)
     assert any("\npip install . && wsinspect demo\n" in block for block in blocks)
+
+
+# -- the file format --------------------------------------------------------------------------
+
+
+def test_every_field_of_the_session_file_is_documented():
+    """docs/format.md describes the native file field by field; the file is model.py's records,
+    so a field added there and not described here fails."""
+    import msgspec
+
+    from wsinspect import model
+
+    page = (ROOT / "docs" / "format.md").read_text()
+    records = [
+        model.Handshake,
+        model.Client,
+        model.Request,
+        model.Response,
+        model.WebSocketSummary,
+        model.Message,
+        model.Counts,
+        model.Close,
+    ]
+    missing = [
+        f"{record.__name__}.{field.encode_name}"
+        for record in records
+        for field in msgspec.structs.fields(record)
+        if f"`{field.encode_name}`" not in page
+    ]
+    assert not missing, f"docs/format.md does not describe: {missing}"
+    assert f'"version": {model.SESSION_VERSION}' in page
