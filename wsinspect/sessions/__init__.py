@@ -5,6 +5,7 @@ Writers are chosen by the file's extension; ``load`` recognises the format from 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import importlib
@@ -76,6 +77,17 @@ def save(session: Session, path: Path, *, redact: bool = True) -> None:
         session = redacted_view(session)
     with _no_gc_pauses():
         write_atomic(path, chunks(session))
+
+
+async def save_in_background(session: Session, path: Path, *, redact: bool = True) -> Session:
+    """``save`` for the proxy's loop, which must not wait for it: a snapshot taken here, in
+    milliseconds, and written (redacted, encoded) by a worker thread, while capture goes on.
+
+    Returns the snapshot (what the file holds); raises what ``save`` raises.
+    """
+    snapshot = session.snapshot()
+    await asyncio.to_thread(save, snapshot, path, redact=redact)
+    return snapshot
 
 
 def _chunks_for(path: Path) -> Callable[[Session], Iterable[bytes]]:
@@ -158,5 +170,6 @@ __all__ = [
     "load",
     "loads",
     "save",
+    "save_in_background",
     "writer_for",
 ]

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from wsinspect.model import Session
-from wsinspect.sessions import save
+from wsinspect.sessions import save, save_in_background
 from wsinspect.sessions.files import OutputError
 
 INTERVAL = 5.0  # seconds
@@ -86,9 +86,8 @@ class Autosave:
         progress = _progress(self.session)
         if progress == self._saved:
             return False
-        snapshot = self.session.snapshot()
         try:
-            await asyncio.to_thread(save, snapshot, self.path, redact=self.redact)
+            snapshot = await save_in_background(self.session, self.path, redact=self.redact)
         except (OutputError, OSError) as e:
             self._failed(str(e) if isinstance(e, OutputError) else f"cannot write: {e}")
             return False
