@@ -193,7 +193,7 @@ async def test_an_answer_after_the_timeout_replaces_no_answer():
         server.close()
         await capture.proxy.stop()
     assert capture.handshakes[0].error is None
-    assert capture.handshakes[0].findings[0].code == "origin-rejected"
+    assert diagnosis_of(capture.handshakes[0]).findings[0].code == "origin-rejected"
 
 
 async def slow_body(reader, writer) -> None:
@@ -289,9 +289,9 @@ async def test_hostile_upgrade_requests_are_recorded_and_nothing_breaks():
     await capture.proxy.stop()
 
     by_path = {h.url.rsplit("/", 1)[-1]: h for h in capture.session if f":{port}/" in h.url}
-    assert by_path["ws"].status == 400 and by_path["ws"].verdict == "error"
-    assert by_path["v8"].findings[0].code == "version-unsupported"
-    assert by_path["big"].status == 431 and by_path["big"].verdict == "error"
+    assert by_path["ws"].status == 400 and diagnosis_of(by_path["ws"]).verdict == "error"
+    assert diagnosis_of(by_path["v8"]).findings[0].code == "version-unsupported"
+    assert by_path["big"].status == 431 and diagnosis_of(by_path["big"]).verdict == "error"
     assert by_path["latin"].request.headers.get("X-Name") == "h\xe9llo \xff"
     assert by_path["ctl"].request.headers.get("X-Evil") == "\x1b[31mred\x1b]0;pwned\x07"
     assert by_path[""].url == f"ws://127.0.0.1:{port}/"

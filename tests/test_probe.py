@@ -77,7 +77,7 @@ async def test_allow_list_and_required_subprotocol_and_care_for_the_server():
     assert row(report, "null Origin")[0] == 403
     assert row(report, "only graphql-transport-ws")[:2] == (101, "graphql-transport-ws")
     assert row(report, "only graphql-ws")[0] == 400
-    assert report.trials[0].handshake.stack.name == "Python websockets"
+    assert diagnosis_of(report.trials[0].handshake).stack.name == "Python websockets"
     assert policy(report) == [
         f"accepts these origins: {PAGE}",
         "requires subprotocol graphql-transport-ws",
@@ -98,7 +98,7 @@ async def test_open_server_accepts_any_origin_and_cookies_make_it_a_hijacking_ri
     assert without.policy[0].text.startswith("accepts any Origin")
     assert with_cookie.policy[0].severity == "warning"
     assert "cross-site WebSocket hijacking" in with_cookie.policy[0].text
-    assert diagnosis_of(with_cookie).verdict == "warning"
+    assert with_cookie.verdict == "warning"
 
 
 async def test_an_allow_list_with_null_is_a_warning():
@@ -127,7 +127,7 @@ async def test_coder_default_is_same_origin_only():
         report = await probe(Target(f"ws://127.0.0.1:{port}/", origins=(PAGE,)))
     assert row(report, "as given")[0] == 403
     assert row(report, "same-origin")[0] == 101
-    assert report.trials[0].handshake.stack.name == "coder/websocket"
+    assert diagnosis_of(report.trials[0].handshake).stack.name == "coder/websocket"
     assert policy(report) == [
         "accepts same-origin only (and clients that send no Origin: scripts, not browsers)",
         f"refuses the page's Origin {PAGE}: allow it (the diagnosis of the handshake as given "
@@ -159,7 +159,7 @@ async def test_gorilla_default_and_allow_list():
         listed = await probe(
             Target(f"ws://127.0.0.1:{port}/", origins=(PAGE, "http://localhost:3000"))
         )
-    assert default.trials[0].handshake.stack.name == "gorilla/websocket"
+    assert diagnosis_of(default.trials[0].handshake).stack.name == "gorilla/websocket"
     assert policy(default)[0] == (
         "accepts same-origin only (and clients that send no Origin: scripts, not browsers)"
     )
@@ -186,7 +186,7 @@ async def test_node_ws_with_verify_client_accepts_its_origin_only():
     async with process_server(command) as port:
         report = await probe(Target(f"ws://127.0.0.1:{port}/", origins=(PAGE,)))
     assert row(report, "no Origin")[0] == 401
-    assert report.trials[1].handshake.stack.name == "Node ws"
+    assert diagnosis_of(report.trials[1].handshake).stack.name == "Node ws"
     assert row(report, "foreign Origin")[0] == 401
     assert policy(report) == [f"accepts these origins: {PAGE}"]
     assert report.verdict == "ok"

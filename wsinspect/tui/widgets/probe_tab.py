@@ -94,12 +94,12 @@ def probe_view(run: ProbeRun | None, redact: bool = True) -> RenderableType:
 def _since(before: ProbeReport, now: ProbeReport) -> Text:
     """The handshake as given, then and now: the answer to "did my fix work?"."""
     then, current = before.trials[0].handshake, now.trials[0].handshake
-    before, now = diagnosis_of(then).verdict, diagnosis_of(current).verdict
-    was = f"{then.status or 'no answer'} {VERDICT_LABEL[before]}"
-    is_ = f"{current.status or 'no answer'} {VERDICT_LABEL[now]}"
-    if before != "ok" and now == "ok":
+    verdict_then, verdict_now = diagnosis_of(then).verdict, diagnosis_of(current).verdict
+    was = f"{then.status or 'no answer'} {VERDICT_LABEL[verdict_then]}"
+    is_ = f"{current.status or 'no answer'} {VERDICT_LABEL[verdict_now]}"
+    if verdict_then != "ok" and verdict_now == "ok":
         return Text(f"\nsince the last probe: {was} → {is_}: the fix took", style="bold green")
-    if before == "ok" and now != "ok":
+    if verdict_then == "ok" and verdict_now != "ok":
         return Text(f"\nsince the last probe: {was} → {is_}: it broke", style="bold red")
     changed = [a.text for a in now.policy if a.text not in {b.text for b in before.policy}]
     if was == is_ and not changed:
