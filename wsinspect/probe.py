@@ -145,7 +145,7 @@ class ProbeReport:
     @property
     def verdict(self) -> Verdict:
         """The handshake as given decides, and so does a risky policy (as ``diagnose`` does)."""
-        severities = [
+        severities: list[Verdict] = [
             diagnosis_of(self.trials[0].handshake).verdict,
             *(s.severity for s in self.policy),
         ]

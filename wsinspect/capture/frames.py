@@ -346,7 +346,7 @@ class FrameSniffer:
         )
 
 
-def _parse_header(buf: bytes, i: int) -> tuple[int, int, int, bytes | None] | None:
+def _parse_header(buf: bytes | bytearray, i: int) -> tuple[int, int, int, bytes | None] | None:
     """(header length, first byte, payload length, mask) of the frame at ``i``, or None if cut."""
     available = len(buf) - i
     if available < 2:

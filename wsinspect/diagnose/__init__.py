@@ -35,7 +35,7 @@ def diagnose(handshake: Handshake) -> Diagnosis:
 
 def diagnosis_of(handshake: Handshake) -> Diagnosis:
     """``diagnose(handshake)``, computed again only when the capture has added to it since."""
-    cached = handshake.__dict__.get(_CACHE)
+    cached = vars(handshake).get(_CACHE)
     if cached is not None and _same(cached[0], _state(handshake)):
         return cached[1]
     diagnosis = diagnose(handshake)
@@ -46,7 +46,7 @@ def diagnosis_of(handshake: Handshake) -> Diagnosis:
 def remember(handshake: Handshake, diagnosis: Diagnosis) -> Handshake:
     """Keep ``diagnosis`` as ``handshake``'s: for a copy diagnosed as its original was (a
     redacted copy is diagnosed from what was captured, not from what is left after redaction)."""
-    handshake.__dict__[_CACHE] = (_state(handshake), diagnosis)
+    vars(handshake)[_CACHE] = (_state(handshake), diagnosis)
     return handshake
 
 

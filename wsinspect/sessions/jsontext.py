@@ -10,7 +10,7 @@ that entry only.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import msgspec
 from msgspec import Raw
@@ -43,7 +43,11 @@ def encode_chunks(
     yield head[cut:]
 
 
-def decode(data: bytes | Raw, kind: type[T] = Any, wrong_shape: str = "") -> T:  # type: ignore[assignment]
+@overload
+def decode(data: bytes | Raw, kind: type[T], wrong_shape: str = "") -> T: ...
+@overload  # a union such as Shallow is no type[T]: its value comes back as Any
+def decode(data: bytes | Raw, kind: Any = Any, wrong_shape: str = "") -> Any: ...
+def decode(data: bytes | Raw, kind: Any = Any, wrong_shape: str = "") -> Any:
     """JSON text to ``kind``, or ValueError with a one-line reason (``wrong_shape``, if given,
     when the text is JSON but not a ``kind``)."""
     if isinstance(data, bytes) and data.startswith(b"\xef\xbb\xbf"):

@@ -284,6 +284,8 @@ def _attempts(state: Any) -> list[Handshake]:
         flow = http.HTTPFlow.from_state(state)
     except _MITMPROXY_FAILURES as e:
         raise ValueError(f"mitmproxy cannot read it ({_reason(e)})") from None
+    if not isinstance(flow, http.HTTPFlow):  # from_state builds whatever type the state names
+        return []
 
     def is_attempt(flow: http.HTTPFlow) -> bool:
         return is_upgrade_attempt(flow) or bool(flow.metadata.get(ATTEMPT))

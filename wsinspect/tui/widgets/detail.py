@@ -266,7 +266,7 @@ class DetailPane(Vertical):
         holds no secret the screen hid."""
         if self.handshake is None:
             return None
-        for finding in on_screen(self.handshake, self.redact).findings:
+        for finding in diagnosis_of(on_screen(self.handshake, self.redact)).findings:
             if finding.fixes:
                 return finding.fixes[0].snippet
         return None
