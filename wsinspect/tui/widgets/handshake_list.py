@@ -25,6 +25,7 @@ from wsinspect.model import Handshake
 from wsinspect.report import status_text, top_finding
 from wsinspect.text import printable
 from wsinspect.tui.safe import on_screen
+from wsinspect.tui.widgets.scrolling import set_scroll_range
 
 VERDICT_STYLE = {"ok": "green", "warning": "yellow", "error": "bold red"}
 COLUMNS = (
@@ -174,8 +175,7 @@ class HandshakeList(ScrollView, can_focus=True):
     def _resize(self) -> None:
         # Only the scroll range changes: no screen layout (it costs a frame per arriving batch).
         size = Size(self.size.width, len(self._visible) + 1)
-        self.set_reactive(ScrollView.virtual_size, size)
-        self._scroll_update(size)
+        set_scroll_range(self, size)
         self.refresh()
 
     def on_resize(self) -> None:
