@@ -51,7 +51,8 @@ UPGRADE = (
 
 def status_mb(field: str) -> float:
     status = Path("/proc/self/status").read_text()
-    return int(re.search(rf"{field}:\s+(\d+) kB", status).group(1)) / 1024
+    found = re.search(rf"{field}:\s+(\d+) kB", status)
+    return int(found.group(1)) / 1024 if found else float("nan")
 
 
 def reset_peak() -> float:
@@ -220,7 +221,7 @@ def messages(wire_mb: float) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--body-mb", type=float, default=2.0, help="gzip body on the wire, MB")
     parser.add_argument("--plain-mb", type=float, default=300.0, help="plain body, MB")
     parser.add_argument("--file-mb", type=float, default=1.0, help=".mitm file, MB")
