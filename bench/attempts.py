@@ -79,12 +79,14 @@ def build(attempts: int, unique: bool) -> Session:
             accept.append(("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="))
             handshake.response = Response(101, "Switching Protocols", headers=Headers(accept))
             close = Close(1006 if kind == 9 else 1000, "", "server", started + 5)
-            ws = WebSocketSummary(counts=Counts(3, 2, 300, 300), close=close)
+            messages = []
             for k in range(5):
                 data = f'{{"id":{k},"n":{n}}}'.encode()
                 side = "client" if k % 2 == 0 else "server"
-                ws.messages.append(Message.of(side, started + k, 1, len(data), data))
-            handshake.websocket = ws
+                messages.append(Message.of(side, started + k, 1, len(data), data))
+            handshake.websocket = WebSocketSummary(
+                messages=messages, counts=Counts(3, 2, 300, 300), close=close
+            )
         session.add(handshake)
     return session
 

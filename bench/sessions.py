@@ -65,15 +65,17 @@ def build(handshakes: int, messages: int) -> Session:
         payloads = [
             f'{{"id":"{k}","type":"next","payload":{{"n":{n}}}}}'.encode() for k in range(5)
         ]
-        ws = WebSocketSummary(
-            subprotocol="graphql-transport-ws",
-            counts=Counts(messages // 2, messages - messages // 2, 3000, 3000),
-            close=Close(1000, "bye", "client", started + 60),
-        )
+        sent = []
         for k in range(messages):
             data = payloads[k % 5]
             side = "client" if k % 2 == 0 else "server"
-            ws.messages.append(Message.of(side, started + k * 0.01, 1, len(data), data))
+            sent.append(Message.of(side, started + k * 0.01, 1, len(data), data))
+        ws = WebSocketSummary(
+            subprotocol="graphql-transport-ws",
+            messages=sent,
+            counts=Counts(messages // 2, messages - messages // 2, 3000, 3000),
+            close=Close(1000, "bye", "client", started + 60),
+        )
         session.add(
             Handshake(
                 id=f"h{n}",
