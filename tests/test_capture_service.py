@@ -5,8 +5,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
+from websockets.exceptions import InvalidStatus
 
 from tests.conftest import until
 from tests.test_capture import echo, port_of
@@ -16,6 +18,7 @@ from wsinspect.capture.service import Capture
 from wsinspect.model import Handshake
 
 PACKAGE = Path(__file__).resolve().parent.parent / "wsinspect"
+ALLOWED = "http://app.example"
 
 # What a capture is made of: built in capture/service.py only, so there is one way to wire one.
 PARTS = {"Recorder", "EmbeddedProxy", "FeedReceiver"}
@@ -39,9 +42,15 @@ class Told:
 
 async def echo_through(proxy_port: int, server_port: int) -> None:
     url = f"ws://127.0.0.1:{server_port}/chat"
-    async with connect(url, proxy=f"http://127.0.0.1:{proxy_port}") as ws:
+    async with connect(url, proxy=f"http://127.0.0.1:{proxy_port}", origin=ALLOWED) as ws:
         await ws.send("hello")
         assert await ws.recv() == "hello"
+
+
+async def refused_through(proxy_port: int, server_port: int) -> None:
+    url = f"ws://127.0.0.1:{server_port}/chat"
+    with pytest.raises(InvalidStatus):
+        await connect(url, proxy=f"http://127.0.0.1:{proxy_port}", origin="http://evil.example")
 
 
 def built_parts(path: Path) -> list[tuple[int, str]]:
@@ -92,20 +101,23 @@ async def test_an_attached_capture_is_fed_by_another_and_tells_its_sinks(tmp_pat
     told = Told()
     sender = FeedSender(path)
     async with (
-        serve(echo, "127.0.0.1", 0) as server,
+        serve(echo, "127.0.0.1", 0, origins=[ALLOWED]) as server,
         Capture.attached(path, [told]) as dashboard,
         Capture.embedded(ProxyConfig(port=0), [sender]) as addon,
     ):
         sender.start()
         try:
+            await refused_through(addon.port, port_of(server))
             await echo_through(addon.port, port_of(server))
-            await until(lambda: len(told.closed) == 1)
+            await until(lambda: len(told.closed) == 1)  # the refusal was fed before
         finally:
             await sender.stop()
-    (handshake,) = dashboard.session
-    assert told.closed == [handshake.id]  # the update that closed it; the answer was new
-    assert handshake.websocket is not None and handshake.websocket.close is not None
-    assert handshake.websocket.close.code == 1000
-    assert handshake.websocket.counts.client_messages == 1
+    refused, accepted = dashboard.session
+    assert told.answered == [refused.id, accepted.id]  # as the addon's recorder told them
+    assert told.closed == [accepted.id]
+    assert refused.response is not None and refused.response.status == 403
+    assert accepted.websocket is not None and accepted.websocket.close is not None
+    assert accepted.websocket.close.code == 1000
+    assert accepted.websocket.counts.client_messages == 1
     assert dashboard.address == str(path) and dashboard.dropped == 0
     assert not path.exists()  # stopped: the socket is gone

@@ -189,7 +189,7 @@ class FeedReceiver:
     def __init__(self, path: Path, session: Session, changed: Callable[[Handshake], None]) -> None:
         self.path = path
         self.session = session
-        self.changed = changed  # called with each handshake that was updated, not new
+        self.changed = changed  # called with each handshake merged, new or updated
         self.server: asyncio.Server | None = None
         self.refused = 0  # peers running as another user
         self.dropped = 0  # updates the addon could not send in time (it says how many)
@@ -253,6 +253,7 @@ class FeedReceiver:
         known = self.session.get(handshake.id)
         if known is None:
             self.session.add(handshake)
+            self.changed(handshake)
             return
         for name in Handshake.__struct_fields__:  # in place: the views hold this object
             setattr(known, name, getattr(handshake, name))

@@ -10,10 +10,9 @@ Every capture is wired here, whoever runs it:
 
 A sink is a recorder listener (``addon.Listener``): told on the proxy's event loop when a
 handshake got its answer and when its WebSocket closed, so it must never block. The record line
-printer, the dashboard and the split-mode feed sender are sinks. An attached capture tells them
-of updates to handshakes it holds (a close, an answer after "no answer"); a handshake fed for the
-first time is simply added to the session, where the dashboard pulls it from. Saving is not the
-capture's business: files belong to ``wsinspect.sessions``, a layer above (tests/test_layers.py).
+printer, the dashboard and the split-mode feed sender are sinks; an attached capture tells them
+the same as the recorder in the addon did. Saving is not the capture's business: files belong to
+``wsinspect.sessions``, a layer above this one (tests/test_layers.py).
 
     async with Capture.embedded(ProxyConfig(port=0), [printer]) as capture:
         print(capture.port)
@@ -49,6 +48,7 @@ class Capture:
         self.sinks = sinks  # the recorder's own list: a sink added later is told too
         self.recorder = recorder
         self.source = source  # None: the recorder runs inside somebody else's mitmproxy
+        self._told: set[str] = set()  # fed handshakes the sinks know were answered
 
     @classmethod
     def embedded(
@@ -74,7 +74,7 @@ class Capture:
     ) -> Self:
         """Handshakes recorded by the split-mode addon, arriving on the Unix socket ``path``."""
         capture = cls(_new_session() if session is None else session, list(sinks))
-        capture.source = FeedReceiver(path, capture.session, capture._updated)
+        capture.source = FeedReceiver(path, capture.session, capture._fed)
         return capture
 
     @classmethod
@@ -141,14 +141,17 @@ class Capture:
     ) -> None:
         await self.stop()
 
-    def _updated(self, handshake: Handshake) -> None:
-        """A fed handshake already in the session changed: its answer came, or its close."""
+    def _fed(self, handshake: Handshake) -> None:
+        """The addon sends a handshake when it is answered, and again when its WebSocket closes
+        (or a late answer replaces "no answer"): the sinks hear what the recorder would say."""
+        first = handshake.id not in self._told
+        self._told.add(handshake.id)
         closed = handshake.websocket is not None and handshake.websocket.close is not None
         for sink in self.sinks:
+            if first or not closed:
+                sink.handshake_answered(handshake)
             if closed:
                 sink.websocket_closed(handshake)
-            else:
-                sink.handshake_answered(handshake)
 
 
 def _new_session(proxy: dict[str, Any] | None = None) -> Session:
