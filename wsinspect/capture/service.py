@@ -58,15 +58,15 @@ class Capture:
         *,
         session: Session | None = None,
         limits: Limits = DEFAULT_LIMITS,
-        **recorder: Any,
+        **tuning: Any,
     ) -> Self:
-        """Our own mitmproxy with the recorder as its addon. ``recorder`` tunes the Recorder
+        """Our own mitmproxy with the recorder as its addon. ``tuning`` goes to the Recorder
         (the tests shorten ``answer_timeout``)."""
         session = _new_session() if session is None else session
         session.proxy = config.describe()
         listeners = list(sinks)
-        record = Recorder(session, listeners, limits, **recorder)
-        return cls(session, listeners, recorder=record, source=EmbeddedProxy(config, [record]))
+        recorder = Recorder(session, listeners, limits, **tuning)
+        return cls(session, listeners, recorder=recorder, source=EmbeddedProxy(config, [recorder]))
 
     @classmethod
     def attached(
@@ -83,9 +83,9 @@ class Capture:
         configured to: refusals' bodies are not streamed."""
         session = _new_session(proxy={"source": "mitmproxy addon"})
         listeners: list[Listener] = []
-        record = Recorder(session, listeners, limits)
-        record.stream_refusals = False
-        return cls(session, listeners, recorder=record)
+        recorder = Recorder(session, listeners, limits)
+        recorder.stream_refusals = False
+        return cls(session, listeners, recorder=recorder)
 
     @property
     def addons(self) -> list[object]:
