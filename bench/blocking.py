@@ -255,8 +255,10 @@ async def drive(
     async with app.run_test(size=(160, 45), notifications=True):
         await until(lambda: app.proxy is not None, timeout=30)
         await until(lambda: app.handshake_list.listed_count >= handshakes, timeout=60)
+        capture = app.proxy
+        assert capture is not None  # waited for above
         child = subprocess.Popen(
-            [sys.executable, __file__, "--relay-client", str(app.proxy.port)],
+            [sys.executable, __file__, "--relay-client", str(capture.port)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -377,7 +379,7 @@ def report(windows: list[Window], echoes: list, lags: list, collections: list) -
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--handshakes", type=int, default=5_000)
     parser.add_argument("--messages", type=int, default=100)
     parser.add_argument("--idle", type=float, default=3.0, help="seconds of baseline")
