@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.segment import Segment
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,7 +16,7 @@ from textual.containers import Vertical
 from textual.widgets import TabbedContent, TabPane
 
 from wsinspect.diagnose import diagnosis_of
-from wsinspect.model import Handshake, Headers
+from wsinspect.model import Handshake, Headers, Message
 from wsinspect.text import printable
 from wsinspect.tui.safe import literal, on_screen, printable_block
 from wsinspect.tui.widgets.probe_tab import ProbeRun, probe_view
@@ -119,22 +122,7 @@ def messages_view(handshake: Handshake) -> RenderableType:
     parts: list[RenderableType] = [summary]
     if ws.messages_dropped:
         parts.append(Text(f"(the {ws.messages_dropped} oldest messages are not kept)", style="dim"))
-    table = Table(box=None, expand=True, padding=(0, 1))
-    for column in ("", "time", "opcode", "length", "preview"):
-        preview = column == "preview"  # takes the width the others leave
-        table.add_column(column, no_wrap=not preview, overflow="fold", ratio=1 if preview else None)
-    for message in ws.messages:
-        arrow = "→" if message.side == "client" else "←"
-        clock = time.strftime("%H:%M:%S", time.localtime(message.time))
-        preview = message.preview + ("…" if message.truncated else "")
-        table.add_row(
-            Text(arrow, style="cyan" if message.side == "client" else "magenta"),
-            Text(clock),
-            Text(OPCODES.get(message.opcode, str(message.opcode))),
-            Text(f"{message.length} deflated" if message.compressed else str(message.length)),
-            literal(preview, style="dim" if message.preview_encoding == "base64" else ""),
-        )
-    parts.append(table)
+    parts.append(MessageRows(ws.messages))
     if ws.close is not None:
         close = ws.close
         code = "1005" if close.code is None else str(close.code)
@@ -147,6 +135,69 @@ def messages_view(handshake: Handshake) -> RenderableType:
     else:
         parts.append(Text("open", style="green"))
     return Group(*parts)
+
+
+class MessageRows:
+    """The messages as a table: an arrow, time, opcode, length, and the preview in the width
+    left, wrapped. Drawn a line at a time, where a Rich ``Table`` measured every cell of every
+    row first: 200 messages took 120-300 ms on the proxy's loop at each cursor move (issue 14)."""
+
+    HEADERS = ("", "time", "opcode", "length")
+
+    def __init__(self, messages: Iterable[Message]) -> None:
+        self.rows = [self._row(message) for message in messages]
+
+    @staticmethod
+    def _row(message: Message) -> tuple[list[Segment], Text]:
+        arrow = "→" if message.side == "client" else "←"
+        length = f"{message.length} deflated" if message.compressed else str(message.length)
+        cells = [
+            Segment(arrow, Style(color="cyan" if message.side == "client" else "magenta")),
+            Segment(time.strftime("%H:%M:%S", time.localtime(message.time))),
+            Segment(OPCODES.get(message.opcode, str(message.opcode))),
+            Segment(length),
+        ]
+        preview = message.preview + ("…" if message.truncated else "")
+        return cells, literal(preview, style="dim" if message.preview_encoding == "base64" else "")
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        widths = [len(header) for header in self.HEADERS]
+        for cells, _ in self.rows:
+            widths = [max(width, len(cell.text)) for width, cell in zip(widths, cells, strict=True)]
+        widths[0] = max(widths[0], 1)
+        left = sum(width + 2 for width in widths)  # each cell padded by a space on both sides
+        preview_width = max(8, options.max_width - left - 2)
+        bold = Style(bold=True)
+        header = [*self.HEADERS, "preview"]
+        for text, width in zip(header, [*widths, preview_width], strict=True):
+            yield Segment(f" {text.ljust(width)} ", bold)
+        yield Segment.line()
+        blank = Segment(" " * left)
+        for cells, preview in self.rows:
+            for number, line in enumerate(self._wrapped(console, preview, preview_width)):
+                if number == 0:
+                    for cell, width in zip(cells, widths, strict=True):
+                        pad = " " * (width - len(cell.text))
+                        yield from (Segment(" "), cell, Segment(f"{pad} "))
+                else:
+                    yield blank
+                yield Segment(" ")
+                yield from line
+                yield Segment(" ")
+                yield Segment.line()
+
+    @staticmethod
+    def _wrapped(console: Console, preview: Text, width: int) -> Iterator[list[Segment]]:
+        """The preview's lines, each padded to ``width`` in the preview's style; most fit in
+        one, and are not measured by Rich (the costly part)."""
+        style = console.get_style(preview.style) if preview.style else Style.null()
+        plain = preview.plain
+        if plain.isascii() and len(plain) <= width:
+            yield [Segment(plain.ljust(width), style)]
+            return
+        for line in preview.wrap(console, width, overflow="fold"):
+            drawn = Segment.apply_style(line.render(console), style)
+            yield [*drawn, Segment(" " * (width - line.cell_len), style)]
 
 
 def request_view(handshake: Handshake) -> RenderableType:
