@@ -9,8 +9,9 @@ import asyncio
 import contextlib
 import gc
 import importlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 from wsinspect.model import Session
 from wsinspect.sessions import files
@@ -72,11 +73,11 @@ def save(session: Session, path: Path, *, redact: bool = True) -> None:
     Written a handshake at a time, each redacted as it is written: 200,000 handshakes built
     whole as a document, or redacted all at once, would take gigabytes (issue 13).
     """
-    chunks = _chunks_for(path)
-    if redact:
-        session = redacted_view(session)
+    writer = _writer_module(path)
+    if redact:  # (the Markdown report shows no message: none need be redacted)
+        session = redacted_view(session, messages=getattr(writer, "WRITES_MESSAGES", True))
     with _no_gc_pauses():
-        write_atomic(path, chunks(session))
+        write_atomic(path, writer.chunks(session))
 
 
 async def save_in_background(session: Session, path: Path, *, redact: bool = True) -> Session:
@@ -90,9 +91,9 @@ async def save_in_background(session: Session, path: Path, *, redact: bool = Tru
     return snapshot
 
 
-def _chunks_for(path: Path) -> Callable[[Session], Iterable[bytes]]:
+def _writer_module(path: Path) -> ModuleType:
     writer_for(path)  # an unknown extension: OutputError
-    return importlib.import_module(f"wsinspect.sessions.{WRITERS[path.suffix.lower()]}").chunks
+    return importlib.import_module(f"wsinspect.sessions.{WRITERS[path.suffix.lower()]}")
 
 
 def load(path: Path, warn: Warn | None = None, budget: Budget | None = None) -> Session:

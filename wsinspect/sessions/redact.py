@@ -93,8 +93,8 @@ _JSON_MEMBER = re.compile(r'"(?P<name>[^"\\]{1,64})"\s*:\s*"(?P<value>(?:[^"\\]|
 # we could recognise. Plain substring searches over all of a handshake's messages at once are
 # several times faster than a regular expression, or than message by message.
 _SUSPECT_WORDS = (
-    *(b"eyj", b"://", b"token", b"auth", b"key", b"secret", b"sess", b"csrf", b"xsrf", b"sig"),
-    *(b"pass", b"pwd", b"otp", b"credential", b"jwt", b"cookie", b"sid", b"ticket"),
+    *("eyj", "://", "token", "auth", "key", "secret", "sess", "csrf", "xsrf", "sig", "pass"),
+    *("pwd", "otp", "credential", "jwt", "cookie", "sid", "ticket"),
 )
 
 
@@ -191,6 +191,13 @@ def secrets_of(handshake: Handshake, suspects: Sequence[Message] | None = None) 
 
     ``suspects``: the messages worth reading (``_suspects``), when the caller already knows.
     """
+    if suspects is None:
+        suspects = _suspects(_Payloads.of(handshake))
+    return _secrets(handshake, [_text_of(m) for m in suspects])
+
+
+def _secrets(handshake: Handshake, texts: Iterable[str]) -> list[str]:
+    """``secrets_of``, given the texts of the suspect messages."""
     found: list[str] = []
     for name, value in _all_headers(handshake):
         found += _header_secrets(name, value)
@@ -198,42 +205,55 @@ def secrets_of(handshake: Handshake, suspects: Sequence[Message] | None = None) 
         found += _url_secrets(url)
     if handshake.response is not None:
         found += _member_secrets(handshake.response.body)
-    if suspects is None:
-        suspects = _suspects(_messages(handshake))
-    for message in suspects:
-        found += _member_secrets(_decode(message.data))
+    for text in texts:
+        found += _member_secrets(text)
     return sorted(
         {s for s in found if len(s) >= MIN_ECHOED and s != REDACTED}, key=len, reverse=True
     )
 
 
-def _suspects(messages: Sequence[Message], blob: bytes | None = None) -> list[Message]:
-    """The messages that may hold a secret of their own (a token under a JSON key, a JWT, a URL).
+class _Payloads:
+    """A handshake's messages and their payloads as text, searched all at once (``blob``) before
+    message by message: most windows hold no secret, and one search says so."""
 
-    ``blob``: all their payloads joined, when the caller has it.
-    """
-    if blob is None:
-        blob = _blob(messages)
-    if not _suspicious(blob):
+    __slots__ = ("blob", "messages", "texts")
+
+    def __init__(self, messages: Sequence[Message]) -> None:
+        self.messages = messages
+        self.texts = [_text_of(m) for m in messages]
+        self.blob = "\0".join(self.texts)
+
+    @classmethod
+    def of(cls, handshake: Handshake) -> _Payloads:
+        return cls(_messages(handshake))
+
+    def each(self) -> Iterator[tuple[Message, str]]:
+        return zip(self.messages, self.texts, strict=True)
+
+
+def _text_of(message: Message) -> str:
+    """The payload as text to search and redact: the preview itself, or the bytes of a base64
+    preview decoded losslessly (``_decode``)."""
+    return message.preview if message.preview_encoding == "text" else _decode(message.data)
+
+
+def _suspects(payloads: _Payloads) -> list[Message]:
+    """The messages that may hold a secret of their own (a token under a JSON key, a JWT, a URL)."""
+    if not _suspicious(payloads.blob):
         return []
-    return [m for m in messages if _suspicious(m.data)]
+    return [m for m, text in payloads.each() if _suspicious(text)]
 
 
-def _blob(messages: Sequence[Message]) -> bytes:
-    return b"\0".join(m.data for m in messages)
-
-
-def _suspicious(data: bytes) -> bool:
-    lowered = data.lower()
+def _suspicious(text: str) -> bool:
+    lowered = text.lower()
     return any(word in lowered for word in _SUSPECT_WORDS)
 
 
-def _echoing(messages: Sequence[Message], blob: bytes, secrets: Sequence[str]) -> list[Message]:
+def _echoing(payloads: _Payloads, secrets: Sequence[str]) -> list[Message]:
     """The messages that repeat a secret found elsewhere (a cookie's value, the URL's token)."""
-    echoed = [s.encode("utf-8", "surrogateescape") for s in secrets]
-    if not any(s in blob for s in echoed):
+    if not any(s in payloads.blob for s in secrets):
         return []
-    return [m for m in messages if any(s in m.data for s in echoed)]
+    return [m for m, text in payloads.each() if any(s in text for s in secrets)]
 
 
 def _all_headers(handshake: Handshake) -> list[tuple[str, str]]:
@@ -282,6 +302,8 @@ def _urls_in_headers(handshake: Handshake) -> list[str]:
 
 
 def _url_secrets(url: str) -> list[str]:
+    if not any(mark in url for mark in "@;?#"):  # no userinfo, no parameters
+        return []
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -327,18 +349,26 @@ def redact_session(session: Session) -> Session:
     return result
 
 
-def redacted_view(session: Session) -> Session:
+def redacted_view(session: Session, *, messages: bool = True) -> Session:
     """``redact_session`` for a writer: each handshake is redacted as it is iterated over, and
     let go after, where a redacted copy of them all would be a second session in memory. Only
-    iterating redacts (``get`` and ``since`` do not): a view to write, not one to keep."""
+    iterating redacts (``get`` and ``since`` do not): a view to write, not one to keep.
+
+    ``messages=False``: for a writer that shows none (the Markdown report), a message window
+    that holds a secret is left out rather than redacted.
+    """
     view = _RedactedView(session.created, _proxy(session.proxy))
     view._handshakes, view._order = session._handshakes, session._order
+    view.messages = messages
     return view
 
 
 class _RedactedView(Session):
+    messages = True
+
     def __iter__(self) -> Iterator[Handshake]:
-        return map(redact_handshake, Session.__iter__(self))
+        redact = functools.partial(redact_handshake, messages=self.messages)
+        return map(redact, Session.__iter__(self))
 
 
 class RedactedHandshakes(Iterable[Handshake]):
@@ -357,30 +387,72 @@ def _proxy(proxy: dict[str, object]) -> dict[str, object]:
     return {k: redact_text(v) if isinstance(v, str) else v for k, v in proxy.items()}
 
 
-def redact_handshake(handshake: Handshake) -> Handshake:
+def redact_handshake(handshake: Handshake, *, messages: bool = True) -> Handshake:
     """The handshake as it may leave the process; the same object when it holds no secret.
 
     The original is never modified; the copy shares whatever held no secret. Its diagnosis is
     the original's, redacted: what is left after redaction is not what the server saw.
+    ``messages=False``: a message window holding a secret is left out instead of redacted.
     """
-    messages = _messages(handshake)
-    blob = _blob(messages)
-    suspects = _suspects(messages, blob)
-    secrets = secrets_of(handshake, suspects)
-    targets = suspects + _echoing(messages, blob, secrets)
+    plan = _plan(handshake)
+    if plan.unchanged:
+        return handshake
+    secrets = plan.secrets
     changes = {
         "url": _url_text(handshake.url, secrets),
         "request": _request(handshake.request, secrets),
         "response": _response(handshake.response, secrets),
         "error": _optional_text(handshake.error, secrets),
-        "websocket": _websocket(handshake.websocket, secrets, targets),
+        "websocket": _websocket(handshake.websocket, secrets, plan.targets, messages),
     }
     diagnosis = diagnosis_of(handshake)
     shown = _diagnosis(diagnosis, secrets)
     copy = _replace(handshake, changes)
     if copy is handshake and shown is diagnosis:
+        plan.unchanged = True
         return handshake
     return remember(replace(copy) if copy is handshake else copy, shown)
+
+
+class _Plan:
+    """What redacting a handshake takes: the secrets it carries, and the messages that hold one
+    (most hold none, and finding that out reads them all). Kept beside a handshake that is over,
+    which no longer changes: saves, autosaves and the screen redact it again and again."""
+
+    __slots__ = ("secrets", "state", "targets", "unchanged")
+
+    def __init__(self, handshake: Handshake) -> None:
+        payloads = _Payloads.of(handshake)
+        suspects = _suspects(payloads)
+        self.secrets = _secrets(handshake, [_text_of(m) for m in suspects])
+        self.targets = suspects + _echoing(payloads, self.secrets)
+        self.state = _state(handshake)
+        self.unchanged = False  # redacting it changes nothing: the handshake itself will do
+
+
+_PLAN = "_redaction"  # the instance attribute holding a _Plan: not a field, never saved
+
+
+def _plan(handshake: Handshake) -> _Plan:
+    plan = vars(handshake).get(_PLAN)
+    if plan is not None and all(a is b for a, b in zip(plan.state, _state(handshake), strict=True)):
+        return plan
+    plan = _Plan(handshake)
+    if _over(handshake):  # else messages keep coming, or an answer
+        vars(handshake)[_PLAN] = plan
+    return plan
+
+
+def _over(handshake: Handshake) -> bool:
+    ws = handshake.websocket
+    return handshake.answered is not None and (ws is None or ws.close is not None)
+
+
+def _state(handshake: Handshake) -> tuple[object, ...]:
+    """Everything a plan was made from, compared by identity: the capture replaces these."""
+    ws = handshake.websocket
+    window = None if ws is None else ws.messages
+    return (handshake.url, handshake.request, handshake.response, handshake.error, ws, window)
 
 
 T = TypeVar("T")
@@ -459,6 +531,7 @@ def token_subprotocols(offered: Sequence[str]) -> set[str]:
     return tokens
 
 
+@functools.lru_cache(maxsize=4096)  # a capture offers the same few lists over and over
 def _redact_subprotocols(value: str) -> str:
     """``access_token, eyJ…, graphql-ws`` -> ``access_token, [redacted], graphql-ws``: the names
     stay, for the subprotocol findings; the token goes."""
@@ -496,13 +569,16 @@ def _response(response: Response | None, secrets: Sequence[str]) -> Response | N
 
 
 def _websocket(
-    ws: WebSocketSummary | None, secrets: Sequence[str], targets: list[Message]
+    ws: WebSocketSummary | None, secrets: Sequence[str], targets: list[Message], keep: bool
 ) -> WebSocketSummary | None:
     if ws is None:
         return None
+    window = ws.messages
+    if targets:
+        window = _messages_redacted(window, secrets, targets) if keep else []
     changes = {
         "subprotocol": ws.subprotocol and _subprotocols_text(ws.subprotocol, secrets),
-        "messages": _messages_redacted(ws.messages, secrets, targets),
+        "messages": window,
         "close": _close(ws.close, secrets),
     }
     return _replace(ws, changes)
