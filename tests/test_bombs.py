@@ -318,7 +318,9 @@ async def read_answer(capture: Capture, port: int) -> tuple[int, hashlib._Hash]:
             ("Sec-WebSocket-Version", "13"),
         ],
     )
-    writer.write(client.send(request) + client.send(h11.EndOfMessage()))
+    head, end = client.send(request), client.send(h11.EndOfMessage())
+    assert head is not None and end is not None  # None only for a ConnectionClosed
+    writer.write(head + end)
     status, received = 0, hashlib.sha256()
     try:
         while not isinstance(event := client.next_event(), h11.EndOfMessage):

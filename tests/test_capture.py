@@ -8,12 +8,14 @@ import socket
 import urllib.request
 
 import pytest
+from mitmproxy import http
 from mitmproxy import io as mitmio
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.http11 import Response
+from websockets.typing import Origin, Subprotocol
 
 from tests.conftest import start_capture, until
 from tests.helpers import start_record
@@ -33,10 +35,10 @@ def port_of(server) -> int:
 
 
 async def test_origin_refusal_is_captured_with_status_headers_and_body(capture):
-    async with serve(echo, "127.0.0.1", 0, origins=["http://localhost:3000"]) as server:
+    async with serve(echo, "127.0.0.1", 0, origins=[Origin("http://localhost:3000")]) as server:
         url = f"ws://127.0.0.1:{port_of(server)}/chat?room=1"
         with pytest.raises(InvalidStatus):
-            async with connect(url, proxy=capture.url, origin="http://evil.example"):
+            async with connect(url, proxy=capture.url, origin=Origin("http://evil.example")):
                 pass
     handshake = await capture.one()
     assert handshake.url == url
@@ -53,10 +55,14 @@ async def test_origin_refusal_is_captured_with_status_headers_and_body(capture):
 
 
 async def test_selected_subprotocol_is_captured(capture):
-    async with serve(echo, "127.0.0.1", 0, subprotocols=["graphql-transport-ws"]) as server:
+    async with serve(
+        echo, "127.0.0.1", 0, subprotocols=[Subprotocol("graphql-transport-ws")]
+    ) as server:
         url = f"ws://127.0.0.1:{port_of(server)}/graphql"
         async with connect(
-            url, proxy=capture.url, subprotocols=["graphql-ws", "graphql-transport-ws"]
+            url,
+            proxy=capture.url,
+            subprotocols=[Subprotocol("graphql-ws"), Subprotocol("graphql-transport-ws")],
         ) as ws:
             assert ws.subprotocol == "graphql-transport-ws"
     handshake = await capture.closed(await capture.one())
@@ -155,10 +161,11 @@ async def test_inside_mitmdump_the_addon_leaves_refusals_bodies_to_mitmproxy(tmp
     ):
         with pytest.raises(InvalidStatus) as refused:
             await connect(
-                f"ws://127.0.0.1:{port_of(server)}/", proxy=proxy, origin="http://x.example"
+                f"ws://127.0.0.1:{port_of(server)}/", proxy=proxy, origin=Origin("http://x.example")
             )
     assert refused.value.response.body == body
     (flow,) = mitmio.FlowReader(flows.open("rb")).stream()
+    assert isinstance(flow, http.HTTPFlow) and flow.response is not None
     assert flow.response.status_code == 403
     assert flow.response.content == body
 
@@ -178,12 +185,14 @@ async def test_plain_http_is_relayed_and_not_recorded(capture):
 
 
 async def test_reverse_mode():
-    async with serve(echo, "127.0.0.1", 0, subprotocols=["chat"]) as server:
+    async with serve(echo, "127.0.0.1", 0, subprotocols=[Subprotocol("chat")]) as server:
         backend = port_of(server)
         capture = await start_capture(mode=f"reverse:http://127.0.0.1:{backend}")
         try:
             async with connect(
-                f"ws://127.0.0.1:{capture.port}/live", subprotocols=["chat"], proxy=None
+                f"ws://127.0.0.1:{capture.port}/live",
+                subprotocols=[Subprotocol("chat")],
+                proxy=None,
             ) as ws:
                 await ws.send("through the reverse proxy")
                 assert await ws.recv() == "through the reverse proxy"
@@ -224,7 +233,8 @@ async def test_two_connections_through_one_client_connection_stay_apart(capture)
             await a.send("to a")
             await b.send("to b")
             await b.send("to b again")
-            await a.recv(), await b.recv(), await b.recv()
+            for websocket in (a, b, b):
+                await websocket.recv()
     await until(
         lambda: len(capture.session) == 2 and all(h.websocket.close for h in capture.session)
     )

@@ -9,6 +9,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from tests.conftest import until
 from tests.test_capture import echo, port_of
@@ -18,7 +19,7 @@ from wsinspect.capture.service import Capture
 from wsinspect.model import Handshake
 
 PACKAGE = Path(__file__).resolve().parent.parent / "wsinspect"
-ALLOWED = "http://app.example"
+ALLOWED = Origin("http://app.example")
 
 # What a capture is made of: built in capture/service.py only, so there is one way to wire one.
 PARTS = {"Recorder", "EmbeddedProxy", "FeedReceiver"}
@@ -50,7 +51,9 @@ async def echo_through(proxy_port: int, server_port: int) -> None:
 async def refused_through(proxy_port: int, server_port: int) -> None:
     url = f"ws://127.0.0.1:{server_port}/chat"
     with pytest.raises(InvalidStatus):
-        await connect(url, proxy=f"http://127.0.0.1:{proxy_port}", origin="http://evil.example")
+        await connect(
+            url, proxy=f"http://127.0.0.1:{proxy_port}", origin=Origin("http://evil.example")
+        )
 
 
 def built_parts(path: Path) -> list[tuple[int, str]]:
@@ -62,7 +65,7 @@ def built_parts(path: Path) -> list[tuple[int, str]]:
         for name in [*called, *bases]:
             word = name.id if isinstance(name, ast.Name) else getattr(name, "attr", None)
             if word in PARTS:
-                found.append((node.lineno, word))
+                found.append((name.lineno, word))
     return found
 
 

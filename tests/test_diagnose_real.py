@@ -14,6 +14,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.typing import Origin, Subprotocol
 
 from tests.servers import (
     free_port,
@@ -37,7 +38,11 @@ async def attempt(capture, url: str, origin: str = PAGE, subprotocols=None, succ
     """One handshake through the proxy; returns the captured, diagnosed handshake."""
     try:
         async with connect(
-            url, proxy=capture.url, origin=origin, subprotocols=subprotocols, open_timeout=10
+            url,
+            proxy=capture.url,
+            origin=Origin(origin),
+            subprotocols=subprotocols,
+            open_timeout=10,
         ):
             pass
     except (InvalidStatus, InvalidHandshake):
@@ -69,7 +74,7 @@ def assert_ok(handshake) -> None:
 
 
 async def test_python_websockets_origin_refusal(capture):
-    async with serve(echo, "127.0.0.1", 0, origins=["http://localhost:3000"]) as server:
+    async with serve(echo, "127.0.0.1", 0, origins=[Origin("http://localhost:3000")]) as server:
         port = server.sockets[0].getsockname()[1]
         handshake = await attempt(capture, f"ws://127.0.0.1:{port}/chat")
     assert diagnosis_of(handshake).verdict == "error"
@@ -83,7 +88,7 @@ async def test_python_websockets_origin_refusal(capture):
 
 
 async def test_python_websockets_subprotocol_refusal(capture):
-    async with serve(echo, "127.0.0.1", 0, subprotocols=["v2.chat"]) as server:
+    async with serve(echo, "127.0.0.1", 0, subprotocols=[Subprotocol("v2.chat")]) as server:
         port = server.sockets[0].getsockname()[1]
         handshake = await attempt(capture, f"ws://127.0.0.1:{port}/", subprotocols=["v1.chat"])
     assert handshake.status == 400
@@ -94,7 +99,7 @@ async def test_python_websockets_subprotocol_refusal(capture):
 
 
 async def test_python_websockets_accepted_is_ok(capture):
-    async with serve(echo, "127.0.0.1", 0, subprotocols=["chat"]) as server:
+    async with serve(echo, "127.0.0.1", 0, subprotocols=[Subprotocol("chat")]) as server:
         port = server.sockets[0].getsockname()[1]
         handshake = await attempt(
             capture, f"ws://127.0.0.1:{port}/", subprotocols=["chat"], succeed=True
@@ -251,8 +256,8 @@ async def test_legacy_websockets_ignores_an_unknown_subprotocol(capture):
     async def hello(ws, path=None):
         await ws.close()
 
-    async with legacy_serve(hello, "127.0.0.1", 0, subprotocols=["v2"]) as server:
-        port = server.sockets[0].getsockname()[1]
+    async with legacy_serve(hello, "127.0.0.1", 0, subprotocols=[Subprotocol("v2")]) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
         handshake = await attempt(capture, f"ws://127.0.0.1:{port}/", subprotocols=["v1"])
     assert handshake.status == 101  # the legacy server answers without the header; new ones 400
     assert "subprotocol-not-selected" in codes(handshake)
@@ -261,8 +266,10 @@ async def test_legacy_websockets_ignores_an_unknown_subprotocol(capture):
 async def test_legacy_websockets_origin_refusal(capture):
     from websockets.legacy.server import serve as legacy_serve
 
-    async with legacy_serve(echo, "127.0.0.1", 0, origins=["http://localhost:3000"]) as server:
-        port = server.sockets[0].getsockname()[1]
+    async with legacy_serve(
+        echo, "127.0.0.1", 0, origins=[Origin("http://localhost:3000")]
+    ) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
         handshake = await attempt(capture, f"ws://127.0.0.1:{port}/")
     assert codes(handshake) == ["origin-rejected"]
     assert diagnosis_of(handshake).stack.name == "Python websockets (legacy)"

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from wsinspect.diagnose import diagnose
@@ -15,13 +17,13 @@ PAGE = "http://localhost:5173"
 
 def attempt(
     status: int | None,
-    headers: list[tuple[str, str]] = (),
+    headers: Sequence[tuple[str, str]] = (),
     body: str = "",
     *,
     reason: str = "",
     url: str = "ws://127.0.0.1:8080/ws",
     origin: str | None = PAGE,
-    extra: list[tuple[str, str]] = (),
+    extra: Sequence[tuple[str, str]] = (),
     error: str | None = None,
     close: Close | None = None,
 ) -> Handshake:

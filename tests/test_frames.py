@@ -14,6 +14,7 @@ from websockets.extensions.permessage_deflate import (
     ServerPerMessageDeflateFactory,
 )
 from websockets.frames import Close, CloseCode, Frame, Opcode
+from websockets.http11 import Request
 from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
 
@@ -31,7 +32,9 @@ def connected_pair(client_extensions=(), server_extensions=()):
     server = ServerProtocol(extensions=list(server_extensions))
     client.send_request(client.connect())
     server.receive_data(b"".join(client.data_to_send()))
-    response = server.accept(server.events_received()[0])
+    (request,) = server.events_received()
+    assert isinstance(request, Request)
+    response = server.accept(request)
     server.send_response(response)
     client.receive_data(b"".join(server.data_to_send()))
     assert client.handshake_exc is None

@@ -132,7 +132,11 @@ def survives(data: bytes, name: str) -> None:
 
 # ~5-10 s each in CI; WSINSPECT_FUZZ_EXAMPLES=5000 fuzzes for longer
 EXAMPLES = int(os.environ.get("WSINSPECT_FUZZ_EXAMPLES", "120"))
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck.__members__.values()),
+)
 
 
 def har_seed() -> dict:
@@ -185,7 +189,9 @@ def test_crafted_mitmproxy_flow_files(data: st.DataObject) -> None:
     survives(blob, "crafted.mitm")
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=list(HealthCheck.__members__.values())
+)
 @given(seed=st.sampled_from(["chrome.har", "chrome.mitm", "native"]), cut=st.floats(0, 1))
 def test_cut_and_flipped_files(seed: str, cut: float) -> None:
     data = as_json(NATIVE) if seed == "native" else (FIXTURES / seed).read_bytes()

@@ -8,9 +8,11 @@ link, both visible as meta data on the drawn segments.
 
 from __future__ import annotations
 
+from collections import deque
 from pathlib import Path
 
 from textual.pilot import Pilot
+from textual.widgets import Input
 from websockets.asyncio.server import serve
 
 from tests.conftest import until
@@ -74,7 +76,7 @@ def hostile_session(port: int, dead_port: int, directory: Path) -> Session:
     )
     upgraded_.id = "upgraded"
     upgraded_.started = 1.0
-    upgraded_.websocket.messages.extend(messages)
+    upgraded_.websocket.messages = deque(messages)
     session = Session(created=0.0)
     session.add(refused)
     session.add(upgraded_)
@@ -138,7 +140,7 @@ async def test_markup_and_escapes_are_drawn_as_text_in_every_view(tmp_path, monk
             await pilot.press("s")  # a save path that cannot be written, named in a toast
             await pilot.pause()
             monkeypatch.chdir(tmp_path)
-            app.screen.query_one("#save-path").value = f"no/{QUIT}.json"
+            app.screen.query_one("#save-path", Input).value = f"no/{QUIT}.json"
             await pilot.press("enter")
             await until(lambda: "cannot write" in screen_text(app))
             assert_literal(app, "cannot write no/[@click=app.quit]Bye[/].json")

@@ -12,6 +12,7 @@ from markdown_it.token import Token
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from tests.helpers import run_cli
 from wsinspect.sessions import save
@@ -50,7 +51,9 @@ async def hostile_session(capture, tmp_path):
     async with serve(lambda ws: ws.wait_closed(), "127.0.0.1", 0, process_request=refuse) as s:
         port = s.sockets[0].getsockname()[1]
         with pytest.raises(InvalidStatus):
-            async with connect(f"ws://127.0.0.1:{port}/ws", proxy=capture.url, origin=ORIGIN):
+            async with connect(
+                f"ws://127.0.0.1:{port}/ws", proxy=capture.url, origin=Origin(ORIGIN)
+            ):
                 pass
     await capture.one()
     path = tmp_path / "hostile.json"

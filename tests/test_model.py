@@ -107,6 +107,7 @@ def test_the_file_holds_the_capture_and_a_reader_diagnoses_it():
     assert document["version"] == 2
     assert set(document["handshakes"][0]) == set(Handshake.__struct_fields__)
     again = native.loads(native.dumps(session)).get("h1")
+    assert again is not None
     assert diagnosis_of(again) == diagnosis_of(refused)
     assert diagnosis_of(again).verdict == "error"
 
@@ -191,6 +192,7 @@ def test_a_snapshot_keeps_still_while_capture_goes_on():
         session.add(handshake)
     snapshot = session.snapshot()
     live = session.get("h1").websocket
+    assert isinstance(live.messages, deque)  # as the capture keeps them
     live.messages.append(Message.of("server", 1.5, 1, 3, b"new"))
     live.counts.add("server", 3)
     copied = snapshot.get("h1").websocket

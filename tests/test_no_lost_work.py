@@ -21,6 +21,7 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from tests.conftest import until
 from tests.helpers import start_record
@@ -44,7 +45,7 @@ async def refuse_through(
                 async with connect(
                     f"ws://127.0.0.1:{server_port}/n{number}",
                     proxy=f"http://127.0.0.1:{proxy_port}",
-                    origin="http://evil.test",
+                    origin=Origin("http://evil.test"),
                     open_timeout=10,
                 ):
                     pass
@@ -58,7 +59,9 @@ async def refuse_through(
 async def test_a_reader_that_stops_reading_record_never_slows_the_proxy(tmp_path):
     output = tmp_path / "session.json"
     unread, stdout = os.pipe()  # record's standard output, which nobody reads until the end
-    async with serve(lambda ws: ws.wait_closed(), "127.0.0.1", 0, origins=["http://a.test"]) as s:
+    async with serve(
+        lambda ws: ws.wait_closed(), "127.0.0.1", 0, origins=[Origin("http://a.test")]
+    ) as s:
         port = s.sockets[0].getsockname()[1]
         record = await start_record("-o", str(output), stdout=stdout)
         os.close(stdout)
@@ -83,7 +86,9 @@ async def test_a_reader_that_stops_reading_record_never_slows_the_proxy(tmp_path
 
 async def test_killed_record_loses_at_most_one_interval(tmp_path):
     output = tmp_path / "session.json"
-    async with serve(lambda ws: ws.wait_closed(), "127.0.0.1", 0, origins=["http://a.test"]) as s:
+    async with serve(
+        lambda ws: ws.wait_closed(), "127.0.0.1", 0, origins=[Origin("http://a.test")]
+    ) as s:
         port = s.sockets[0].getsockname()[1]
         record = await start_record("-o", str(output), "--save-every", "0.3")
         await refuse_through(record.port, port, 5)
@@ -118,7 +123,7 @@ async def test_killed_dashboard_loses_at_most_one_interval(tmp_path):
     drain = asyncio.get_running_loop().run_in_executor(None, _drain, main)
     try:
         async with serve(
-            lambda ws: ws.wait_closed(), "127.0.0.1", 0, origins=["http://a.test"]
+            lambda ws: ws.wait_closed(), "127.0.0.1", 0, origins=[Origin("http://a.test")]
         ) as server:
             port = server.sockets[0].getsockname()[1]
             await wait_for_port(proxy_port, "the dashboard's proxy", timeout=20)
@@ -155,7 +160,9 @@ async def test_record_says_when_autosave_fails_keeps_everything_and_saves_once_i
 
     output = tmp_path / "session.json"
     _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    async with serve(lambda ws: ws.wait_closed(), "127.0.0.1", 0, origins=["http://a.test"]) as s:
+    async with serve(
+        lambda ws: ws.wait_closed(), "127.0.0.1", 0, origins=[Origin("http://a.test")]
+    ) as s:
         port = s.sockets[0].getsockname()[1]
         process = await asyncio.create_subprocess_exec(
             *[sys.executable, "-m", "wsinspect", "record", "-p", "0", "-o", str(output)],
@@ -198,7 +205,9 @@ async def test_the_dashboard_says_on_its_status_line_when_autosave_fails(tmp_pat
     app = WsinspectApp(live=live)
     async with (
         app.run_test(size=(160, 40)),
-        serve(lambda ws: ws.wait_closed(), "127.0.0.1", 0, origins=["http://a.test"]) as server,
+        serve(
+            lambda ws: ws.wait_closed(), "127.0.0.1", 0, origins=[Origin("http://a.test")]
+        ) as server,
     ):
         await until(lambda: app.proxy is not None, timeout=20)
         folder.rmdir()
@@ -231,7 +240,9 @@ async def test_quitting_the_dashboard_while_saves_fail_keeps_the_session_elsewhe
     app = WsinspectApp(live=live)
     async with (
         app.run_test(size=(160, 40)) as pilot,
-        serve(lambda ws: ws.wait_closed(), "127.0.0.1", 0, origins=["http://a.test"]) as server,
+        serve(
+            lambda ws: ws.wait_closed(), "127.0.0.1", 0, origins=[Origin("http://a.test")]
+        ) as server,
     ):
         await until(lambda: app.proxy is not None, timeout=20)
         folder.rmdir()

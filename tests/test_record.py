@@ -13,6 +13,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from tests.helpers import run_cli, start_record
 from wsinspect.sessions import load
@@ -43,7 +44,7 @@ async def echo(ws):
 @pytest.fixture
 async def picky_server():
     """A websockets server that only admits http://localhost:3000."""
-    async with serve(echo, "127.0.0.1", 0, origins=["http://localhost:3000"]) as server:
+    async with serve(echo, "127.0.0.1", 0, origins=[Origin("http://localhost:3000")]) as server:
         yield server.sockets[0].getsockname()[1]
 
 
@@ -53,7 +54,7 @@ async def refused(port: int, proxy_port: int, **headers: str) -> None:
         async with connect(
             url,
             proxy=f"http://127.0.0.1:{proxy_port}",
-            origin="http://evil.example",
+            origin=Origin("http://evil.example"),
             additional_headers=headers,
         ):
             pass

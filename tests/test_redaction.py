@@ -14,6 +14,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin, Subprotocol
 
 from tests.helpers import run_cli, start_record
 from wsinspect.diagnose import diagnosis_of
@@ -50,7 +51,7 @@ SECRETS = (
     *(GRAPHQL_AUTH, USER, PASSWORD),
 )
 QUERY = f"token={QUERY_TOKEN}&code={QUERY_CODE}&t={QUERY_T}&room=blue"
-PROTOCOLS = ["access_token", JWT, "graphql-transport-ws"]
+PROTOCOLS = [Subprotocol(p) for p in ("access_token", JWT, "graphql-transport-ws")]
 
 
 def leaked(text: str | bytes) -> list[str]:
@@ -84,7 +85,7 @@ async def server():
         0,
         process_request=refuse_with_echo,
         process_response=set_cookie,
-        subprotocols=["graphql-transport-ws"],
+        subprotocols=[Subprotocol("graphql-transport-ws")],
     ) as running:
         yield running.sockets[0].getsockname()[1]
 
@@ -100,14 +101,14 @@ async def browse(server_port: int, proxy: str) -> None:
         async with connect(
             f"ws://127.0.0.1:{server_port}/refuse?{QUERY}",
             proxy=proxy,
-            origin="http://localhost:3000",
+            origin=Origin("http://localhost:3000"),
             additional_headers=headers,
         ):
             pass
     async with connect(
         f"ws://127.0.0.1:{server_port}/graphql?{QUERY}",
         proxy=proxy,
-        origin="http://localhost:3000",
+        origin=Origin("http://localhost:3000"),
         subprotocols=PROTOCOLS,
         additional_headers=headers,
     ) as ws:
@@ -167,7 +168,7 @@ async def test_no_output_holds_a_secret_unless_told(raw_session, tmp_path):
         ("text", "json", "markdown"), (text, as_json, as_markdown), strict=True
     ):
         assert code == 1 and leaked(out) == [], name
-    assert REDACTED in out and REDACTED in text[1]
+    assert REDACTED in as_markdown[1] and REDACTED in text[1]
 
     # Told not to: everything is there, as captured.
     assert set(leaked(kept.read_bytes())) == set(SECRETS)
@@ -319,7 +320,7 @@ def handshake(messages: int, secret_message: int | None = None) -> Handshake:
 def test_redaction_copies_only_what_changes():
     """It used to deep-copy every handshake with all its messages (5.2 s for 5,000 x 100)."""
     plain = Handshake(
-        id="p", started=0.0, url="wss://h/ws", request=Request(Headers([("Host", "h")]))
+        id="p", started=0.0, url="wss://h/ws", request=Request(headers=Headers([("Host", "h")]))
     )
     assert redact_handshake(plain) is plain
 

@@ -20,6 +20,7 @@ from textual.widgets import Input
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 import wsinspect.sessions
 from tests.conftest import until
@@ -51,7 +52,7 @@ def slow_disk(monkeypatch: pytest.MonkeyPatch) -> Iterable[threading.Event]:
 async def dashboard() -> AsyncIterator[tuple[WsinspectApp, Pilot, Callable]]:
     """A live dashboard, and a way to make refused handshakes through its proxy."""
     app = WsinspectApp(live=LiveOptions(proxy=ProxyConfig(port=0)))
-    refuses = serve(lambda ws: ws.wait_closed(), "127.0.0.1", 0, origins=["http://a.test"])
+    refuses = serve(lambda ws: ws.wait_closed(), "127.0.0.1", 0, origins=[Origin("http://a.test")])
     async with app.run_test(size=SIZE, notifications=True) as pilot, refuses as server:
         port = server.sockets[0].getsockname()[1]
 
@@ -61,7 +62,7 @@ async def dashboard() -> AsyncIterator[tuple[WsinspectApp, Pilot, Callable]]:
                     async with connect(
                         f"ws://127.0.0.1:{port}/{path}",
                         proxy=f"http://127.0.0.1:{app.proxy.port}",
-                        origin="http://evil.test",
+                        origin=Origin("http://evil.test"),
                         open_timeout=STUCK / 2,
                     ):
                         pass

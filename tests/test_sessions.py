@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from tests.conftest import require_program, start_capture, until
 from tests.helpers import run_cli
@@ -23,7 +24,7 @@ from wsinspect.model import Handshake, Session
 from wsinspect.sessions import Budget, InputError, files, load, loads, native, save
 
 FIXTURES = Path(__file__).parent / "fixtures"
-ALLOWED = "http://app.example"
+ALLOWED = Origin("http://app.example")
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +191,7 @@ async def test_files_recorded_by_mitmdump_load_and_diagnose(tmp_path):
         await wait_for_port(port, "mitmdump", timeout=30)
         proxy = f"http://127.0.0.1:{port}"
         with pytest.raises(InvalidStatus):
-            await connect(url, proxy=proxy, origin="http://localhost:5173", open_timeout=10)
+            await connect(url, proxy=proxy, origin=Origin("http://localhost:5173"), open_timeout=10)
         async with connect(url, proxy=proxy, origin=ALLOWED, open_timeout=10) as ws:
             await ws.send("hello")
             assert await ws.recv() == "hello"
@@ -427,7 +428,9 @@ def clean_result_or_error(data: bytes) -> None:
         assert isinstance(handshake, Handshake)
 
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+SETTINGS = settings(
+    max_examples=150, deadline=None, suppress_health_check=list(HealthCheck.__members__.values())
+)
 
 
 @SETTINGS

@@ -31,16 +31,17 @@ def utc():
 def app() -> WsinspectApp:
     session = sample_session()
     live = session.get("h0")
-    for number in range(3):
-        live.websocket.messages.append(
-            Message.of(
-                "client" if number % 2 == 0 else "server",
-                1_700_000_000.5 + number,
-                1,
-                12,
-                b'{"op":"ping"}',
-            )
+    sent = [
+        Message.of(
+            "client" if number % 2 == 0 else "server",
+            1_700_000_000.5 + number,
+            1,
+            12,
+            b'{"op":"ping"}',
         )
+        for number in range(3)
+    ]
+    live.websocket.messages = [*live.websocket.messages, *sent]
     live.websocket.close = Close(1000, "bye", "client", 1_700_000_004.0)
     return WsinspectApp(session=session)
 

@@ -12,6 +12,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from tests.conftest import require_program, until
 from tests.helpers import run_cli
@@ -23,7 +24,7 @@ from wsinspect.sessions import load
 from wsinspect.tui.app import LiveOptions, WsinspectApp
 from wsinspect.tui.widgets.handshake_list import HandshakeList
 
-ALLOWED = "http://app.example"
+ALLOWED = Origin("http://app.example")
 
 
 @asynccontextmanager
@@ -56,7 +57,7 @@ async def browse(proxy: str) -> None:
     url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/live"
     try:
         with pytest.raises(InvalidStatus):
-            await connect(url, proxy=proxy, origin="http://localhost:5173", open_timeout=10)
+            await connect(url, proxy=proxy, origin=Origin("http://localhost:5173"), open_timeout=10)
         async with connect(url, proxy=proxy, origin=ALLOWED, open_timeout=10) as ws:
             await ws.send("hello")
             assert await ws.recv() == "hello"

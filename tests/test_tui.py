@@ -5,9 +5,11 @@ from __future__ import annotations
 import socket
 
 from textual.strip import Strip
+from textual.widgets import Input
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from tests.conftest import until
 from tests.test_diagnose_wire import attempt, upgraded
@@ -83,14 +85,14 @@ async def test_live_refusal_turns_red_and_shows_origin_evidence_and_fix():
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.proxy is not None)
         async with serve(
-            lambda ws: ws.wait_closed(), "127.0.0.1", 0, origins=["http://a.test"]
+            lambda ws: ws.wait_closed(), "127.0.0.1", 0, origins=[Origin("http://a.test")]
         ) as server:
             port = server.sockets[0].getsockname()[1]
             try:
                 async with connect(
                     f"ws://127.0.0.1:{port}/chat",
                     proxy=f"http://127.0.0.1:{app.proxy.port}",
-                    origin="http://localhost:5173",
+                    origin=Origin("http://localhost:5173"),
                 ):
                     pass
             except InvalidStatus:
@@ -121,7 +123,7 @@ async def test_filter_and_failures_only():
         await pilot.pause()
         assert [h.url for h in listing.listed()] == ["ws://127.0.0.1:8080/graphql"]
         await pilot.press("escape")  # back to the list; the filter text stays
-        app.query_one("#filter").value = ""
+        app.query_one("#filter", Input).value = ""
         await pilot.pause()
         assert listing.listed_count == 3
         await pilot.press("x")
@@ -152,7 +154,7 @@ async def test_save_from_the_ui_writes_a_session(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("s")
         await pilot.pause()
-        field = app.screen.query_one("#save-path")
+        field = app.screen.query_one("#save-path", Input)
         field.value = str(target)
         await pilot.press("enter")
         await pilot.pause()

@@ -19,6 +19,7 @@ from textual.widgets import Input
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from tests.conftest import start_capture, until
 from tests.test_tui import list_text, screen_text
@@ -27,7 +28,7 @@ from wsinspect.sessions import load, save
 from wsinspect.tui.app import LiveOptions, WsinspectApp
 
 SIZE = (120, 40)
-ALLOWED = "http://app.test"
+ALLOWED = Origin("http://app.test")
 REFUSED = "http://evil.test"
 SECRET = "s3cr3t-cookie"
 
@@ -51,7 +52,7 @@ async def through(proxy_port: int, url: str, origin: str, cookie: bool = False) 
         async with connect(
             url,
             proxy=f"http://127.0.0.1:{proxy_port}",
-            origin=origin,
+            origin=Origin(origin),
             additional_headers={"Cookie": f"sid={SECRET}"} if cookie else None,
         ) as websocket:
             await websocket.send("hello")
