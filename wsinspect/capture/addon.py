@@ -97,11 +97,11 @@ def _response(response: http.Response, tap: BodyTap | None = None) -> Response:
 
 
 class Recorder:
-    """Records WebSocket handshakes into a Session and tells the listeners as they finish."""
+    """Records WebSocket handshakes into a Session and tells the listeners as they finish.
 
-    # Refusals' bodies pass through a tap that keeps their start, instead of being buffered
-    # whole by mitmproxy; off where the proxy is somebody else's (split mode).
-    stream_refusals = True
+    ``stream_refusals``: refusals' bodies pass through a tap that keeps their start, instead of
+    being buffered whole by mitmproxy; off where the proxy is somebody else's (split mode).
+    """
 
     def __init__(
         self,
@@ -111,8 +111,10 @@ class Recorder:
         clock: Callable[[], float] = time.time,
         is_attempt: Callable[[http.HTTPFlow], bool] = is_upgrade_attempt,
         answer_timeout: float = ANSWER_TIMEOUT,
+        stream_refusals: bool = True,
     ) -> None:
         self.session = session
+        self.stream_refusals = stream_refusals
         self.answer_timeout = answer_timeout
         self.is_attempt = is_attempt  # which flows are WebSocket attempts (flow files widen it)
         self.listeners = listeners if listeners is not None else []

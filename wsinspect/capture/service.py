@@ -83,8 +83,7 @@ class Capture:
         configured to: refusals' bodies are not streamed."""
         session = _new_session(proxy={"source": "mitmproxy addon"})
         listeners: list[Listener] = []
-        recorder = Recorder(session, listeners, limits)
-        recorder.stream_refusals = False
+        recorder = Recorder(session, listeners, limits, stream_refusals=False)
         return cls(session, listeners, recorder=recorder)
 
     @property
