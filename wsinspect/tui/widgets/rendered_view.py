@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import RenderableType
+from rich.segment import Segment
 from rich.text import Text
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
@@ -29,13 +30,16 @@ class RenderedView(ScrollView, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._renderable: RenderableType = Text()
-        self._lines: list[Strip] = []
+        # Segments, made Strips only when drawn: a Strip carries seven caches of its own, and
+        # 200 lines of them per cursor move filled the collector's oldest generation until it
+        # walked every object, 200 ms at a time (issue 14).
+        self._lines: list[list[Segment]] = []
         self._width = 0  # the width _lines were rendered at
 
     @property
     def text(self) -> str:
         """The shown content as plain text (what a test or a copy would see)."""
-        return "\n".join(strip.text.rstrip() for strip in self._lines)
+        return "\n".join("".join(s.text for s in line).rstrip() for line in self._lines)
 
     def update(self, renderable: RenderableType) -> None:
         self._renderable = renderable
@@ -56,7 +60,7 @@ class RenderedView(ScrollView, can_focus=True):
         console = self.app.console
         options = console.options.update_width(width)
         rendered = console.render_lines(self._renderable, options, pad=False)
-        self._lines = [Strip(line) for line in rendered]
+        self._lines = rendered
         self._width = width
         size = Size(width, len(self._lines))
         if size != self.virtual_size:
@@ -72,4 +76,4 @@ class RenderedView(ScrollView, can_focus=True):
         style = self.rich_style
         if index >= len(self._lines):
             return Strip.blank(width, style)
-        return self._lines[index].crop_extend(0, width, style).apply_style(style)
+        return Strip(self._lines[index]).crop_extend(0, width, style).apply_style(style)
