@@ -94,26 +94,30 @@ async def save_in_background(session: Session, path: Path, *, redact: bool = Tru
 
 
 _SWITCH_INTERVAL = 0.0005  # seconds; Python's default is 0.005
-_writing = 0  # saves under way in worker threads (counted on the loop's thread)
+
+
+class _Switching:
+    """Saves being written by worker threads, and the interval to restore after the last."""
+
+    writing = 0
+    interval = 0.005
 
 
 @contextlib.contextmanager
 def _quick_switches() -> Iterator[None]:
     """While a worker thread writes, the loop's thread gets the interpreter back within half a
     millisecond of asking rather than 5 ms: relaying one message wakes it several times, and
-    each wake-up waited that long (measured: echoes 200 ms late during a save, 10 ms with this).
-    """
-    global _writing
-    if _writing == 0:
-        _quick_switches.default = sys.getswitchinterval()  # type: ignore[attr-defined]
+    each wake-up waited that long. (Entered on the loop's thread only: no lock.)"""
+    if _Switching.writing == 0:
+        _Switching.interval = sys.getswitchinterval()
         sys.setswitchinterval(_SWITCH_INTERVAL)
-    _writing += 1
+    _Switching.writing += 1
     try:
         yield
     finally:
-        _writing -= 1
-        if _writing == 0:
-            sys.setswitchinterval(_quick_switches.default)  # type: ignore[attr-defined]
+        _Switching.writing -= 1
+        if _Switching.writing == 0:
+            sys.setswitchinterval(_Switching.interval)
 
 
 def _writer_module(path: Path) -> ModuleType:
