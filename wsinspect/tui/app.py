@@ -247,8 +247,9 @@ class WsinspectApp(App[None]):
     # -- pulling what is new -----------------------------------------------------------------
 
     def pull(self) -> None:
-        if not self.screen.query(HandshakeList):
-            return  # shutting down, or another screen is on top
+        shown = self.screen.query
+        if not (shown(HandshakeList) and shown(StatusBar) and shown(DetailPane)):
+            return  # another screen is on top, or shutting down (its widgets go one by one)
         new = self.session.since(self._shown)
         if new and not self.paused:
             self._shown += len(new)
