@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from tests.helpers import run_cli
 from tests.test_diagnose_wire import attempt, upgraded
-from wsinspect.diagnose import diagnosis_of
 from wsinspect.model import Close, Session
 from wsinspect.sessions import save
 
@@ -23,7 +23,7 @@ def session_file(tmp_path, *handshakes, name="session.json"):
     return path
 
 
-REFUSED = dict(
+REFUSED: dict[str, Any] = dict(
     status=403,
     headers=[("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")],
     body='request Origin "http://localhost:5173" is not authorized for Host "127.0.0.1:8080"\n',
