@@ -231,7 +231,7 @@ class Probe:
 
 
 async def drive(
-    handshakes: int, messages: int, idle: float
+    handshakes: int, messages: int, idle: float, only: list[str]
 ) -> tuple[list[Window], list, list, list]:
     from textual import events
     from textual.widgets import Input
@@ -318,15 +318,21 @@ async def drive(
         async def redaction() -> None:
             await press("r", "r")
 
+        actions = {
+            "save": [(f"save {ext}", save(ext)) for ext in (".json", ".har", ".md")],
+            "filter": [("type a filter", type_filter)],
+            "x": [("x twice", failures_only)],
+            "tabs": [("tabs 1-5", tabs)],
+            "cursor": [
+                ("cursor, Findings tab", cursor("1")),
+                ("cursor, Messages tab", cursor("4")),
+            ],
+            "r": [("r twice", redaction)],
+        }
         await timed("baseline (idle)", baseline)
-        for extension in (".json", ".har", ".md"):
-            await timed(f"save {extension}", save(extension))
-        await timed("type a filter", type_filter)
-        await timed("x twice", failures_only)
-        await timed("tabs 1-5", tabs)
-        await timed("cursor, Findings tab", cursor("1"))
-        await timed("cursor, Messages tab", cursor("4"))
-        await timed("r twice", redaction)
+        for name in only or actions:
+            for title, action in actions[name]:
+                await timed(title, action)
         await timed("baseline (idle, after)", baseline)
 
         prober.cancel()
@@ -396,12 +402,16 @@ def main() -> int:
     parser.add_argument("--handshakes", type=int, default=5_000)
     parser.add_argument("--messages", type=int, default=100)
     parser.add_argument("--idle", type=float, default=3.0, help="seconds of baseline")
+    parser.add_argument(
+        "--only", default="", help="comma-separated: save,filter,x,tabs,cursor,r (default: all)"
+    )
     parser.add_argument("--relay-client", type=int, help=argparse.SUPPRESS)  # the child
     args = parser.parse_args()
     if args.relay_client is not None:
         asyncio.run(relay_client(args.relay_client))
         return 0
-    figures = asyncio.run(drive(args.handshakes, args.messages, args.idle))
+    only = [name for name in args.only.split(",") if name]
+    figures = asyncio.run(drive(args.handshakes, args.messages, args.idle, only))
     return 0 if report(*figures) else 1
 
 
