@@ -231,7 +231,7 @@ class Probe:
 
 
 async def drive(
-    handshakes: int, messages: int, idle: float, only: list[str]
+    handshakes: int, messages: int, idle: float, only: list[str], freeze: bool
 ) -> tuple[list[Window], list, list, list]:
     from textual import events
     from textual.widgets import Input
@@ -266,6 +266,9 @@ async def drive(
         assert child.stdout is not None and child.stdin is not None
         ready = await asyncio.to_thread(child.stdout.readline)
         assert ready.strip() == "ready", ready
+        if freeze:  # what the collector would cost if the startup's objects were frozen
+            gc.collect()
+            gc.freeze()
         prober = asyncio.create_task(probe.run())
         await asyncio.sleep(1.0)  # warm up
 
@@ -405,13 +408,18 @@ def main() -> int:
     parser.add_argument(
         "--only", default="", help="comma-separated: save,filter,x,tabs,cursor,r (default: all)"
     )
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() once the proxy runs and the session is loaded (an experiment)",
+    )
     parser.add_argument("--relay-client", type=int, help=argparse.SUPPRESS)  # the child
     args = parser.parse_args()
     if args.relay_client is not None:
         asyncio.run(relay_client(args.relay_client))
         return 0
     only = [name for name in args.only.split(",") if name]
-    figures = asyncio.run(drive(args.handshakes, args.messages, args.idle, only))
+    figures = asyncio.run(drive(args.handshakes, args.messages, args.idle, only, args.gc_freeze))
     return 0 if report(*figures) else 1
 
 
