@@ -6,6 +6,11 @@ below as it decodes a file, so what is read is something every report and writer
 Headers stay ordered lists of pairs: duplicates and order matter on the wire, and some server
 stacks are recognised by them.
 
+The records hold no reference cycles, so most are declared ``gc=False``: the cycle collector
+never walks them. A session of 5,000 WebSockets made full collections of ~200 ms, which stop
+every thread, the proxy's included (bench/blocking.py). A closed WebSocket's messages become a
+tuple for the same reason (a tuple of untracked records is untracked too).
+
 What the capture records and what the diagnosis concludes are kept apart: a ``Handshake`` holds
 only what was seen; its ``Diagnosis`` is derived from it (``wsinspect.diagnose.diagnosis_of``).
 """
@@ -63,13 +68,13 @@ class Headers(list[tuple[str, str]]):
         return [t.strip() for v in self.get_all(name) for t in v.split(",") if t.strip()]
 
 
-class Request(msgspec.Struct):
+class Request(msgspec.Struct, gc=False):
     method: str = "GET"
     http_version: str = "HTTP/1.1"
     headers: Headers = field(default_factory=Headers)
 
 
-class Response(msgspec.Struct):
+class Response(msgspec.Struct, gc=False):
     status: Status
     reason: str = ""
     http_version: str = "HTTP/1.1"
@@ -200,7 +205,7 @@ def check_url(url: str) -> str:
     return url
 
 
-class Close(msgspec.Struct):
+class Close(msgspec.Struct, gc=False):
     """How the WebSocket ended. ``code`` None means a close frame without a status (1005)."""
 
     code: CloseCode | None
@@ -209,7 +214,7 @@ class Close(msgspec.Struct):
     time: Time | None = None
 
 
-class Counts(msgspec.Struct):
+class Counts(msgspec.Struct, gc=False):
     client_messages: Count = 0
     server_messages: Count = 0
     client_bytes: Count = 0
@@ -224,9 +229,9 @@ class Counts(msgspec.Struct):
             self.server_bytes += payload_length
 
 
-class WebSocketSummary(msgspec.Struct):
+class WebSocketSummary(msgspec.Struct, gc=False):
     """What flowed after a 101: exact counts, the close, and a bounded window of messages
-    (a ``deque`` while capturing, a list when read from a file)."""
+    (a ``deque`` while capturing, a tuple once closed or read from a file)."""
 
     subprotocol: str | None = None
     extensions: list[str] = field(default_factory=list)
@@ -236,7 +241,7 @@ class WebSocketSummary(msgspec.Struct):
     close: Close | None = None
 
 
-class Client(msgspec.Struct):
+class Client(msgspec.Struct, gc=False):
     """The client's end of the connection, as the proxy saw it."""
 
     address: str = ""
@@ -281,13 +286,13 @@ class Handshake(msgspec.Struct, kw_only=True, dict=True):
 # -- what the diagnosis concludes (wsinspect.diagnose) ---------------------------------------
 
 
-class Fix(msgspec.Struct, frozen=True):
+class Fix(msgspec.Struct, frozen=True, gc=False):
     stack: str
     language: str
     snippet: str
 
 
-class Finding(msgspec.Struct):
+class Finding(msgspec.Struct, gc=False):
     code: str
     severity: Severity
     title: str
@@ -296,7 +301,7 @@ class Finding(msgspec.Struct):
     fixes: list[Fix] = field(default_factory=list)
 
 
-class Stack(msgspec.Struct):
+class Stack(msgspec.Struct, gc=False):
     """The server stack that answered, as far as the wire tells."""
 
     name: str
@@ -304,7 +309,7 @@ class Stack(msgspec.Struct):
     evidence: list[str] = field(default_factory=list)
 
 
-class Diagnosis(msgspec.Struct, frozen=True):
+class Diagnosis(msgspec.Struct, frozen=True, gc=False):
     verdict: Verdict = "ok"
     stack: Stack | None = None
     findings: list[Finding] = field(default_factory=list)

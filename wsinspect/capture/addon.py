@@ -244,6 +244,9 @@ class Recorder:
             listener.handshake_answered(handshake)
 
     def _closed(self, handshake: Handshake) -> None:
+        ws = handshake.websocket
+        if ws is not None:  # nothing is added after the close: see model.py on the collector
+            ws.messages = tuple(ws.messages)
         for listener in self.listeners:
             listener.websocket_closed(handshake)
 

@@ -398,7 +398,7 @@ def _websocket(
         subprotocol=headers.get("Sec-WebSocket-Protocol"),
         extensions=headers.tokens("Sec-WebSocket-Extensions"),
     )
-    summary.messages = [m.to_message() for m in messages]  # base64 is parsed: damage shows now
+    summary.messages = tuple(m.to_message() for m in messages)  # base64 parsed: damage shows now
     if extra is not None:
         summary.counts = extra.counts
         summary.messages_dropped = extra.messages_dropped

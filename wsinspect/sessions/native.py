@@ -92,10 +92,12 @@ def checked(handshake: Handshake) -> Handshake:
     """What the types cannot say: the URL parses, and previews that are not plain text (base64,
     close codes) decode, now rather than when somebody looks."""
     check_url(handshake.url)
-    if handshake.websocket is not None:
-        for message in handshake.websocket.messages:
+    ws = handshake.websocket
+    if ws is not None:
+        for message in ws.messages:
             if message.preview_encoding != "text" or message.opcode == OP_CLOSE:
                 message.data  # noqa: B018 -- raises ValueError when damaged
+        ws.messages = tuple(ws.messages)  # untracked by the cycle collector (model.py)
     return handshake
 
 
