@@ -259,7 +259,7 @@ def test_normal_close_is_ok():
     handshake = attempt(
         101, upgraded(), origin="http://127.0.0.1:8080", close=Close(1000, "", "client")
     )
-    assert diagnose(handshake).findings == []
+    assert diagnose(handshake).findings == ()
 
 
 def test_unknown_refusal_is_never_ok():

@@ -298,7 +298,7 @@ class Finding(msgspec.Struct, gc=False):
     title: str
     explanation: str = ""
     evidence: dict[str, str] = field(default_factory=dict)
-    fixes: list[Fix] = field(default_factory=list)
+    fixes: tuple[Fix, ...] = ()
 
 
 class Stack(msgspec.Struct, gc=False):
@@ -306,13 +306,16 @@ class Stack(msgspec.Struct, gc=False):
 
     name: str
     confidence: Fraction
-    evidence: list[str] = field(default_factory=list)
+    evidence: tuple[str, ...] = ()
 
 
 class Diagnosis(msgspec.Struct, frozen=True, gc=False):
+    """Tuples, not lists: kept beside every handshake, and a tuple of untracked records is
+    invisible to the cycle collector too."""
+
     verdict: Verdict = "ok"
     stack: Stack | None = None
-    findings: list[Finding] = field(default_factory=list)
+    findings: tuple[Finding, ...] = ()
 
 
 # -- encoding and decoding --------------------------------------------------------------------

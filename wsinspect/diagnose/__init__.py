@@ -17,7 +17,7 @@ SEVERITY_RANK = {"warning": 1, "error": 2}
 
 def diagnose(handshake: Handshake) -> Diagnosis:
     if handshake.response is None and handshake.error is None:
-        return Diagnosis("ok", None, [])  # still waiting for the answer
+        return Diagnosis("ok", None, ())  # still waiting for the answer
     facts = facts_of(handshake)
     context = Context.of(facts, recognise(facts))
     findings = [finding for rule in RULES if (finding := rule(context)) is not None]
@@ -30,7 +30,7 @@ def diagnose(handshake: Handshake) -> Diagnosis:
     if findings:
         worst = max(SEVERITY_RANK[f.severity] for f in findings)
         verdict = "error" if worst == 2 else "warning"
-    return Diagnosis(verdict, context.recognition.stack(), findings)
+    return Diagnosis(verdict, context.recognition.stack(), tuple(findings))
 
 
 def diagnosis_of(handshake: Handshake) -> Diagnosis:

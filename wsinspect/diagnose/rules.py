@@ -76,7 +76,7 @@ class Context:
             stacks += popular(code)
         fixes = fixes_for(code, stacks, self.facts, own=own_origin)
         evidence = {name: shared(value) for name, value in evidence.items()}
-        return Finding(code, severity, shared(title), shared(explanation), evidence, fixes)
+        return Finding(code, severity, shared(title), shared(explanation), evidence, tuple(fixes))
 
     def answer(self) -> dict[str, str]:
         """Status line and a short body: evidence every refusal carries."""

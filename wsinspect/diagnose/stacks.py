@@ -74,11 +74,11 @@ class Recognition:
             if not self.ranked:
                 return None
             likely = ", ".join(f"{c.name} ({c.confidence:.0%})" for c in self.ranked[:3])
-            return Stack("unknown", 0.0, [shared(f"not recognised; closest: {likely}")])
+            return Stack("unknown", 0.0, (shared(f"not recognised; closest: {likely}"),))
         evidence = list(best.evidence)
         if server is not None and proxy is not None:
             evidence += [shared(f"behind {proxy.name}: {e}") for e in proxy.evidence]
-        return Stack(best.name, round(best.confidence, 2), evidence)
+        return Stack(best.name, round(best.confidence, 2), tuple(evidence))
 
 
 # -- tests over the facts -------------------------------------------------------------------

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeVar
 from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
 
+import msgspec
 from msgspec.structs import replace
 
 from wsinspect.diagnose import diagnosis_of, remember
@@ -414,20 +415,25 @@ def redact_handshake(handshake: Handshake, *, messages: bool = True) -> Handshak
     return remember(replace(copy) if copy is handshake else copy, shown)
 
 
-class _Plan:
+class _Plan(msgspec.Struct, gc=False):
     """What redacting a handshake takes: the secrets it carries, and the messages that hold one
     (most hold none, and finding that out reads them all). Kept beside a handshake that is over,
-    which no longer changes: saves, autosaves and the screen redact it again and again."""
+    which no longer changes: saves, autosaves and the screen redact it again and again. Tuples
+    in an untracked record: thousands of these are invisible to the cycle collector (model.py).
+    """
 
-    __slots__ = ("secrets", "state", "targets", "unchanged")
+    secrets: tuple[str, ...]
+    targets: tuple[Message, ...]
+    state: tuple[object, ...]
+    unchanged: bool = False  # redacting it changes nothing: the handshake itself will do
 
-    def __init__(self, handshake: Handshake) -> None:
+    @classmethod
+    def of(cls, handshake: Handshake) -> _Plan:
         payloads = _Payloads.of(handshake)
         suspects = _suspects(payloads)
-        self.secrets = _secrets(handshake, [_text_of(m) for m in suspects])
-        self.targets = suspects + _echoing(payloads, self.secrets)
-        self.state = _state(handshake)
-        self.unchanged = False  # redacting it changes nothing: the handshake itself will do
+        secrets = _secrets(handshake, [_text_of(m) for m in suspects])
+        targets = suspects + _echoing(payloads, secrets)
+        return cls(tuple(secrets), tuple(targets), _state(handshake))
 
 
 _PLAN = "_redaction"  # the instance attribute holding a _Plan: not a field, never saved
@@ -437,7 +443,7 @@ def _plan(handshake: Handshake) -> _Plan:
     plan = vars(handshake).get(_PLAN)
     if plan is not None and all(a is b for a, b in zip(plan.state, _state(handshake), strict=True)):
         return plan
-    plan = _Plan(handshake)
+    plan = _Plan.of(handshake)
     if _over(handshake):  # else messages keep coming, or an answer
         vars(handshake)[_PLAN] = plan
     return plan
@@ -464,8 +470,8 @@ def _replace(item: T, changes: dict[str, object]) -> T:
     return replace(item, **changed) if changed else item  # type: ignore[type-var]
 
 
-def _same_or_new(old: list[T], new: list[T]) -> list[T]:
-    return old if all(a is b for a, b in zip(old, new, strict=True)) else new
+def _same_or_new(old: tuple[T, ...], new: list[T]) -> tuple[T, ...]:
+    return old if all(a is b for a, b in zip(old, new, strict=True)) else tuple(new)
 
 
 def _text(text: str, secrets: Sequence[str]) -> str:
@@ -569,7 +575,7 @@ def _response(response: Response | None, secrets: Sequence[str]) -> Response | N
 
 
 def _websocket(
-    ws: WebSocketSummary | None, secrets: Sequence[str], targets: list[Message], keep: bool
+    ws: WebSocketSummary | None, secrets: Sequence[str], targets: Sequence[Message], keep: bool
 ) -> WebSocketSummary | None:
     if ws is None:
         return None
@@ -589,7 +595,7 @@ def _messages(handshake: Handshake) -> Sequence[Message]:
 
 
 def _messages_redacted(
-    messages: Sequence[Message], secrets: Sequence[str], targets: list[Message]
+    messages: Sequence[Message], secrets: Sequence[str], targets: Sequence[Message]
 ) -> Sequence[Message]:
     """The same sequence when no message holds a secret; else a list sharing those that hold
     none. Only ``targets`` (the suspects and the messages echoing a secret) are read."""
