@@ -393,14 +393,15 @@ class Session:
         window, which the proxy changes in place. The copy is made on the proxy's loop, in
         milliseconds; the slow writing happens elsewhere.
         """
-        order = [h if _over(h) else _in_progress_copy(h) for h in tuple(self._order)]
+        order = [h if is_over(h) else _in_progress_copy(h) for h in tuple(self._order)]
         copy = Session(created=self.created, proxy=dict(self.proxy))
         copy._order = order
         copy._handshakes = {h.id: h for h in order}
         return copy
 
 
-def _over(handshake: Handshake) -> bool:
+def is_over(handshake: Handshake) -> bool:
+    """Answered (or failed), and its WebSocket, if any, closed: nothing of it changes now."""
     ws = handshake.websocket
     return handshake.answered is not None and (ws is None or ws.close is not None)
 

@@ -35,11 +35,12 @@ def diagnose(handshake: Handshake) -> Diagnosis:
 
 def diagnosis_of(handshake: Handshake) -> Diagnosis:
     """``diagnose(handshake)``, computed again only when the capture has added to it since."""
+    state = _state(handshake)  # before diagnosing: a change meanwhile is seen next time
     cached = vars(handshake).get(_CACHE)
-    if cached is not None and _same(cached[0], _state(handshake)):
+    if cached is not None and _same(cached[0], state):
         return cached[1]
     diagnosis = diagnose(handshake)
-    remember(handshake, diagnosis)
+    vars(handshake)[_CACHE] = (state, diagnosis)
     return diagnosis
 
 

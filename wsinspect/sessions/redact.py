@@ -44,6 +44,7 @@ from wsinspect.model import (
     Session,
     Stack,
     WebSocketSummary,
+    is_over,
 )
 
 REDACTED = "[redacted]"
@@ -444,14 +445,9 @@ def _plan(handshake: Handshake) -> _Plan:
     if plan is not None and all(a is b for a, b in zip(plan.state, _state(handshake), strict=True)):
         return plan
     plan = _Plan.of(handshake)
-    if _over(handshake):  # else messages keep coming, or an answer
+    if is_over(handshake):  # else messages keep coming, or an answer
         vars(handshake)[_PLAN] = plan
     return plan
-
-
-def _over(handshake: Handshake) -> bool:
-    ws = handshake.websocket
-    return handshake.answered is not None and (ws is None or ws.close is not None)
 
 
 def _state(handshake: Handshake) -> tuple[object, ...]:
