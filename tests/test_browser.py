@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 from websockets.asyncio.server import serve
+from websockets.typing import Origin
 
 from tests.conftest import require_program, until
 from tests.helpers import run_cli
-from wsinspect import browser, diagnose
+from wsinspect import browser
 from wsinspect.capture.proxy import ProxyConfig
 from wsinspect.capture.service import Capture
+from wsinspect.diagnose import diagnosis_of
 from wsinspect.model import Handshake, Session
 
 PAGE = """<!doctype html><title>app</title><script>
@@ -40,7 +42,7 @@ def page_server(pages: dict[str, str]) -> Iterator[int]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args) -> None:
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -117,7 +119,7 @@ async def the_websocket(session: Session, path: str, timeout: float = 30) -> Han
     await until(lambda: found() is not None, timeout=timeout)
     handshake = found()
     assert handshake is not None
-    return diagnose.apply(handshake)
+    return handshake
 
 
 async def refusing_server(**kwargs):
@@ -125,7 +127,7 @@ async def refusing_server(**kwargs):
         async for message in ws:
             await ws.send(message)
 
-    return await serve(echo, "127.0.0.1", 0, origins=["https://app.example.com"], **kwargs)
+    return await serve(echo, "127.0.0.1", 0, origins=[Origin("https://app.example.com")], **kwargs)
 
 
 async def test_chromium_refused_origin_is_captured_with_the_pages_origin():
@@ -143,7 +145,7 @@ async def test_chromium_refused_origin_is_captured_with_the_pages_origin():
     assert handshake.origin == f"http://localhost:{page_port}"  # the page's real Origin
     assert handshake.status == 403
     assert handshake.request.headers.get("User-Agent", "").find("Chrome/") > 0
-    finding = handshake.findings[0]
+    finding = diagnosis_of(handshake).findings[0]
     assert finding.code == "origin-rejected"
     assert finding.evidence["Origin"] == f"http://localhost:{page_port}"
 
@@ -168,7 +170,7 @@ async def test_chromium_subprotocol_ignored_is_captured():
     assert handshake.status == 101
     assert handshake.offered_subprotocols == ["graphql-transport-ws"]
     assert handshake.selected_subprotocol is None
-    assert handshake.findings[0].code == "subprotocol-not-selected"
+    assert diagnosis_of(handshake).findings[0].code == "subprotocol-not-selected"
 
 
 async def test_chromium_wss_through_the_spki_pin(tmp_path):
@@ -190,7 +192,7 @@ async def test_chromium_wss_through_the_spki_pin(tmp_path):
         server.close()
     assert handshake.url == f"wss://127.0.0.1:{ws_port}/secure"
     assert handshake.status == 403
-    assert handshake.findings[0].code == "origin-rejected"
+    assert diagnosis_of(handshake).findings[0].code == "origin-rejected"
 
 
 async def test_dry_run_prints_proxy_bypass_and_pin():
