@@ -78,8 +78,9 @@ def save(session: Session, path: Path, *, redact: bool = True, paced: bool = Fal
     writer = _writer_module(path)
     if redact:  # (the Markdown report shows no message: none need be redacted)
         session = redacted_view(session, messages=getattr(writer, "WRITES_MESSAGES", True))
-    if paced:
-        session = _PacedView(session)
+    if paced:  # beside the proxy: the collector stays on (off, it is off for every thread)
+        write_atomic(path, writer.chunks(_PacedView(session)))
+        return
     with _no_gc_pauses():
         write_atomic(path, writer.chunks(session))
 
