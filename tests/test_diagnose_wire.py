@@ -355,3 +355,13 @@ def test_apache_without_upgrade_in_front_of_gorilla():
 def test_more_gateways(headers, body, stack):
     result, finding = only(attempt(503, headers, body))
     assert (finding.code, result.stack.name) == ("upstream-failed", stack)
+
+
+def test_a_refusal_for_sending_no_origin_says_so_not_origin_none():
+    """What Python websockets answers a client (a script, the probe) that sends no Origin."""
+    body = "Failed to open a WebSocket connection: missing Origin header.\n"
+    headers = [("Content-Type", "text/plain; charset=utf-8"), ("Server", "Python/3.11 websockets")]
+    _, finding = only(attempt(403, headers, body, reason="Forbidden", origin=None))
+    assert finding.code == "origin-rejected"
+    assert finding.title == "Refused for sending no Origin"
+    assert finding.evidence["Origin"] == "(none)"

@@ -105,7 +105,7 @@ def _text_lines(handshake: Handshake) -> list[str]:
             out.append(f"    {name}: {value}")
         for fix in finding.fixes:
             out.append(f"    fix for {fix.stack} ({fix.language}):")
-            out.extend(f"      {line}" for line in fix.snippet.splitlines())
+            out.extend(f"      {line}" for line in fix.snippet.expandtabs(4).splitlines())
         out.append(f"    see {rule_page(finding.code)}")
     out.append("")
     return out

@@ -1,7 +1,8 @@
 """One rule per finding code: does this handshake show it, and what proves it.
 
 Each rule reads the facts and the recognised stack and returns a Finding or None. Codes, titles and
-pages are stable (DESIGN.md, docs/rules/<code>.md); explanations quote the values seen on the wire.
+pages are stable (docs/rules/<code>.md; docs/architecture.md says how to add one); explanations
+quote the values seen on the wire.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from wsinspect.diagnose.shared import shared
 from wsinspect.diagnose.stacks import Recognition
 from wsinspect.model import Finding, Severity
 
-# The stable finding codes (DESIGN.md), each with a page docs/rules/<code>.md.
+# The stable finding codes, each with a page docs/rules/<code>.md.
 CODES = (
     "origin-rejected",
     "subprotocol-not-selected",
@@ -31,7 +32,7 @@ CODES = (
     "upstream-failed",
     "cross-origin-accepted",
     "closed-abnormally",
-    "handshake-rejected",  # not in DESIGN.md: the catch-all, so that no refusal reads as ok
+    "handshake-rejected",  # the catch-all, so that no refusal reads as ok
 )
 
 CHROME_FAILED = (
@@ -226,7 +227,7 @@ def origin_rejected(ctx: Context) -> Finding | None:
     return ctx.finding(
         "origin-rejected",
         "error",
-        f"Origin {f.origin} refused by the server",
+        f"Origin {f.origin} refused by the server" if f.origin else "Refused for sending no Origin",
         explanation,
         evidence,
     )

@@ -2,7 +2,8 @@
 
 Each fingerprint is data: weighted signals, each a test on the handshake's facts with the words that
 name it as evidence. Weights combine as independent evidence (1 - product of misses), so two weak
-signals make a medium one. Sources: ../shared/FINGERPRINTS.md, from each library's source.
+signals make a medium one. Sources: each library's own source, and answers captured from real
+servers (tests/).
 To recognise a new stack, add a Fingerprint here and its fixes in fixes.py.
 """
 

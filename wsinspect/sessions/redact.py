@@ -2,7 +2,7 @@
 
 A secret keeps its place and its name and loses its value, which becomes ``[redacted]``, so that
 the diagnosis still reads ("the request carried Cookie and Authorization"). What counts as a
-secret is written once, here; README.md ("What is redacted, and what is not") lists it for users.
+secret is written once, here; docs/security.md lists it for users.
 
 Where it is applied: ``sessions.save`` (every format, hence ``--save``, the autosave, ``record
 -o``, ``export`` and the dashboard's save), ``diagnose``'s output in every format, ``record``'s
