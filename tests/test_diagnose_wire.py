@@ -365,3 +365,15 @@ def test_a_refusal_for_sending_no_origin_says_so_not_origin_none():
     assert finding.code == "origin-rejected"
     assert finding.title == "Refused for sending no Origin"
     assert finding.evidence["Origin"] == "(none)"
+
+
+def test_the_text_report_indents_go_snippets_with_spaces_not_escapes():
+    """Go fixes are gofmt'd with tabs; the terminal report must show them indented, not \\x09."""
+    from wsinspect import report
+
+    body = 'request Origin "http://localhost:5173" is not authorized for Host "localhost:8080"\n'
+    headers = [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")]
+    refused = attempt(403, headers, body, reason="Forbidden", url="ws://localhost:8080/ws")
+    text = report.text([refused])
+    assert "OriginPatterns: []string" in text
+    assert "\\x09" not in text and "\t" not in text
