@@ -240,6 +240,11 @@ class WebSocketSummary(msgspec.Struct, gc=False):
     counts: Counts = field(default_factory=Counts)
     close: Close | None = None
 
+    def seal(self) -> None:
+        """No message comes any more (closed, or read): the window becomes a tuple, which the
+        cycle collector stops walking once it holds only untracked records."""
+        self.messages = tuple(self.messages)
+
 
 class Client(msgspec.Struct, gc=False):
     """The client's end of the connection, as the proxy saw it."""
@@ -281,6 +286,21 @@ class Handshake(msgspec.Struct, kw_only=True, dict=True):
         if self.response is None:
             return None
         return self.response.headers.get("Sec-WebSocket-Protocol")
+
+
+def kept_beside(handshake: Handshake, name: str, state: tuple[object, ...]) -> Any:
+    """What was kept beside ``handshake`` under ``name`` (``keep_beside``), if it was made from
+    this ``state``; else None. States are compared by identity: the capture replaces the parts
+    of a handshake (its answer, its close), it never edits them."""
+    kept = vars(handshake).get(name)
+    if kept is not None and all(a is b for a, b in zip(kept[0], state, strict=True)):
+        return kept[1]
+    return None
+
+
+def keep_beside(handshake: Handshake, name: str, state: tuple[object, ...], value: Any) -> None:
+    """Keep ``value``, derived from ``state``, on the instance: not a field, never saved."""
+    vars(handshake)[name] = (state, value)
 
 
 # -- what the diagnosis concludes (wsinspect.diagnose) ---------------------------------------

@@ -245,8 +245,8 @@ class Recorder:
 
     def _closed(self, handshake: Handshake) -> None:
         ws = handshake.websocket
-        if ws is not None:  # nothing is added after the close: see model.py on the collector
-            ws.messages = tuple(ws.messages)
+        if ws is not None:
+            ws.seal()
         for listener in self.listeners:
             listener.websocket_closed(handshake)
 

@@ -240,8 +240,8 @@ class FeedReceiver:
                     update = _DECODER.decode(line)
                     handshake = update.handshake
                     check_url(handshake.url)
-                    if handshake.websocket is not None:  # untracked by the collector (model.py)
-                        handshake.websocket.messages = tuple(handshake.websocket.messages)
+                    if handshake.websocket is not None:
+                        handshake.websocket.seal()
                 except ValueError:  # msgspec's errors are ValueErrors
                     continue  # not from our addon: ignore it
                 self.dropped = max(self.dropped, update.dropped)

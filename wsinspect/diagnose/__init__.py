@@ -10,7 +10,7 @@ from __future__ import annotations
 from wsinspect.diagnose.facts import facts_of
 from wsinspect.diagnose.rules import FALLBACK, RULES, Context, rule_page
 from wsinspect.diagnose.stacks import recognise
-from wsinspect.model import Diagnosis, Handshake, Verdict
+from wsinspect.model import Diagnosis, Handshake, Verdict, keep_beside, kept_beside
 
 SEVERITY_RANK = {"warning": 1, "error": 2}
 
@@ -36,33 +36,28 @@ def diagnose(handshake: Handshake) -> Diagnosis:
 def diagnosis_of(handshake: Handshake) -> Diagnosis:
     """``diagnose(handshake)``, computed again only when the capture has added to it since."""
     state = _state(handshake)  # before diagnosing: a change meanwhile is seen next time
-    cached = vars(handshake).get(_CACHE)
-    if cached is not None and _same(cached[0], state):
-        return cached[1]
-    diagnosis = diagnose(handshake)
-    vars(handshake)[_CACHE] = (state, diagnosis)
+    diagnosis = kept_beside(handshake, _KEPT, state)
+    if diagnosis is None:
+        diagnosis = diagnose(handshake)
+        keep_beside(handshake, _KEPT, state, diagnosis)
     return diagnosis
 
 
 def remember(handshake: Handshake, diagnosis: Diagnosis) -> Handshake:
     """Keep ``diagnosis`` as ``handshake``'s: for a copy diagnosed as its original was (a
     redacted copy is diagnosed from what was captured, not from what is left after redaction)."""
-    vars(handshake)[_CACHE] = (_state(handshake), diagnosis)
+    keep_beside(handshake, _KEPT, _state(handshake), diagnosis)
     return handshake
 
 
-_CACHE = "_diagnosis"  # the instance attribute holding (state, diagnosis): not a field, not saved
+_KEPT = "_diagnosis"
 
 
 def _state(handshake: Handshake) -> tuple[object, ...]:
     """What a diagnosis depends on that the capture sets after the request: the answer, the
-    error, the close. Compared by identity: the capture replaces these, never edits them."""
+    error, the close."""
     ws = handshake.websocket
     return handshake.response, handshake.error, ws, None if ws is None else ws.close
-
-
-def _same(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
-    return all(x is y for x, y in zip(a, b, strict=True))
 
 
 __all__ = ["Diagnosis", "diagnose", "diagnosis_of", "remember", "rule_page"]

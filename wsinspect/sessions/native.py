@@ -97,7 +97,7 @@ def checked(handshake: Handshake) -> Handshake:
         for message in ws.messages:
             if message.preview_encoding != "text" or message.opcode == OP_CLOSE:
                 message.data  # noqa: B018 -- raises ValueError when damaged
-        ws.messages = tuple(ws.messages)  # untracked by the cycle collector (model.py)
+        ws.seal()
     return handshake
 
 

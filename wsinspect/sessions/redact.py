@@ -45,6 +45,8 @@ from wsinspect.model import (
     Stack,
     WebSocketSummary,
     is_over,
+    keep_beside,
+    kept_beside,
 )
 
 REDACTED = "[redacted]"
@@ -187,19 +189,10 @@ def _redact_params(text: str, separator: str, skip: int = 0) -> str:
 # -- finding the secrets of a handshake ----------------------------------------------------------
 
 
-def secrets_of(handshake: Handshake, suspects: Sequence[Message] | None = None) -> list[str]:
+def _secrets(handshake: Handshake, texts: Iterable[str]) -> list[str]:
     """The secret values a handshake carries, longest first (so that a value containing another
     is replaced whole), that ``redact_text`` should also replace wherever they are echoed.
-
-    ``suspects``: the messages worth reading (``_suspects``), when the caller already knows.
-    """
-    if suspects is None:
-        suspects = _suspects(_Payloads.of(handshake))
-    return _secrets(handshake, [_text_of(m) for m in suspects])
-
-
-def _secrets(handshake: Handshake, texts: Iterable[str]) -> list[str]:
-    """``secrets_of``, given the texts of the suspect messages."""
+    ``texts``: those of the messages that may hold one (``_suspects``)."""
     found: list[str] = []
     for name, value in _all_headers(handshake):
         found += _header_secrets(name, value)
@@ -239,11 +232,12 @@ def _text_of(message: Message) -> str:
     return message.preview if message.preview_encoding == "text" else _decode(message.data)
 
 
-def _suspects(payloads: _Payloads) -> list[Message]:
-    """The messages that may hold a secret of their own (a token under a JSON key, a JWT, a URL)."""
+def _suspects(payloads: _Payloads) -> list[tuple[Message, str]]:
+    """The messages that may hold a secret of their own (a token under a JSON key, a JWT, a URL),
+    with their text."""
     if not _suspicious(payloads.blob):
         return []
-    return [m for m, text in payloads.each() if _suspicious(text)]
+    return [(m, text) for m, text in payloads.each() if _suspicious(text)]
 
 
 def _suspicious(text: str) -> bool:
@@ -425,33 +419,32 @@ class _Plan(msgspec.Struct, gc=False):
 
     secrets: tuple[str, ...]
     targets: tuple[Message, ...]
-    state: tuple[object, ...]
     unchanged: bool = False  # redacting it changes nothing: the handshake itself will do
 
     @classmethod
     def of(cls, handshake: Handshake) -> _Plan:
         payloads = _Payloads.of(handshake)
         suspects = _suspects(payloads)
-        secrets = _secrets(handshake, [_text_of(m) for m in suspects])
-        targets = suspects + _echoing(payloads, secrets)
-        return cls(tuple(secrets), tuple(targets), _state(handshake))
+        secrets = _secrets(handshake, [text for _, text in suspects])
+        targets = [m for m, _ in suspects] + _echoing(payloads, secrets)
+        return cls(tuple(secrets), tuple(targets))
 
 
-_PLAN = "_redaction"  # the instance attribute holding a _Plan: not a field, never saved
+_KEPT = "_redaction"
 
 
 def _plan(handshake: Handshake) -> _Plan:
-    plan = vars(handshake).get(_PLAN)
-    if plan is not None and all(a is b for a, b in zip(plan.state, _state(handshake), strict=True)):
-        return plan
-    plan = _Plan.of(handshake)
-    if is_over(handshake):  # else messages keep coming, or an answer
-        vars(handshake)[_PLAN] = plan
+    state = _state(handshake)
+    plan = kept_beside(handshake, _KEPT, state)
+    if plan is None:
+        plan = _Plan.of(handshake)
+        if is_over(handshake):  # else messages keep coming, or an answer
+            keep_beside(handshake, _KEPT, state, plan)
     return plan
 
 
 def _state(handshake: Handshake) -> tuple[object, ...]:
-    """Everything a plan was made from, compared by identity: the capture replaces these."""
+    """Everything a plan is made from."""
     ws = handshake.websocket
     window = None if ws is None else ws.messages
     return (handshake.url, handshake.request, handshake.response, handshake.error, ws, window)
@@ -670,5 +663,4 @@ __all__ = [
     "redact_text",
     "redact_url",
     "redacted_view",
-    "secrets_of",
 ]
