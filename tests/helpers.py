@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import socket
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -55,3 +58,12 @@ async def run_cli(*args: str, timeout: float = 30) -> tuple[int, str, str]:
     out, err = await asyncio.wait_for(process.communicate(), timeout)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
+
+
+@contextlib.contextmanager
+def taken_port() -> Iterator[int]:
+    """A port something else already listens on, as a user's other server would."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]

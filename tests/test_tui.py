@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 from textual.strip import Strip
 from textual.widgets import Input
 from websockets.asyncio.client import connect
@@ -12,6 +10,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
 from tests.conftest import until
+from tests.helpers import taken_port
 from tests.test_diagnose_wire import attempt, upgraded
 from wsinspect.capture.proxy import ProxyConfig
 from wsinspect.diagnose import diagnosis_of
@@ -173,10 +172,7 @@ async def test_open_shows_a_saved_session(tmp_path):
 
 
 async def test_busy_port_is_shown_with_the_way_out():
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with taken_port() as port:
         app = WsinspectApp(live=LiveOptions(proxy=ProxyConfig(port=port)))
         async with app.run_test(size=SIZE) as pilot:
             await until(lambda: app.status.error)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
 from tests.conftest import start_capture, until
+from tests.helpers import taken_port
 from tests.test_tui import list_text, screen_text
 from wsinspect.capture.proxy import ProxyConfig
 from wsinspect.sessions import load, save
@@ -306,10 +306,7 @@ async def test_ctrl_l_clears_the_drawn_list(traffic: Traffic):
 
 
 async def test_n_listens_on_a_free_port_when_the_asked_one_is_taken():
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with taken_port() as port:
         app = WsinspectApp(live=LiveOptions(proxy=ProxyConfig(port=port)))
         async with app.run_test(size=SIZE) as pilot:
             await until(lambda: "Press n" in screen_text(app).splitlines()[0])
