@@ -57,7 +57,7 @@ def read_body(sock: socket.socket, head: bytes, rest: bytes) -> bytes:
             if not chunk:
                 break
             body += chunk
-    except socket.timeout:
+    except TimeoutError:
         pass
     return body[:CAP]
 
@@ -104,7 +104,7 @@ def main() -> None:
             if data:
                 more = sock.recv(1024)
                 print(f"then after {time.monotonic() - start:.2f}s: {describe(more)}")
-        except socket.timeout:
+        except TimeoutError:
             print(f"idle: still open after {limit}s")
         except ConnectionResetError:
             print(f"idle: after {time.monotonic() - start:.2f}s: TCP RST")

@@ -34,9 +34,8 @@ def main() -> None:
     shutil.copy(os.path.join(HERE, "conf", "server.xml"), os.path.join(base, "conf"))
     for name in ("web.xml", "context.xml", "catalina.properties", "logging.properties"):
         shutil.copy(os.path.join("/etc/tomcat10", name), os.path.join(base, "conf"))
-    classpath = ":".join(
-        os.path.join(LIB, j) for j in ("servlet-api.jar", "websocket-api.jar", "websocket-client-api.jar")
-    )
+    jars = ("servlet-api.jar", "websocket-api.jar", "websocket-client-api.jar")
+    classpath = ":".join(os.path.join(LIB, j) for j in jars)
     subprocess.run(
         [
             "javac",
@@ -48,11 +47,12 @@ def main() -> None:
         ],
         check=True,
     )
-    env = dict(os.environ, CATALINA_HOME=HOME, CATALINA_BASE=base, CATALINA_OPTS=f"-Dws.port={port}")
-    log = open(os.path.join(base, "logs", "console.log"), "wb")
-    proc = subprocess.Popen(
-        [os.path.join(HOME, "bin", "catalina.sh"), "run"], env=env, stdout=log, stderr=log
-    )
+    opts = f"-Dws.port={port}"
+    env = dict(os.environ, CATALINA_HOME=HOME, CATALINA_BASE=base, CATALINA_OPTS=opts)
+    with open(os.path.join(base, "logs", "console.log"), "wb") as log:
+        proc = subprocess.Popen(
+            [os.path.join(HOME, "bin", "catalina.sh"), "run"], env=env, stdout=log, stderr=log
+        )
 
     def stop(*_args):
         proc.terminate()
