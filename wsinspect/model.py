@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import base64
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
@@ -395,6 +395,13 @@ class Session:
     def clear(self) -> None:
         self._handshakes.clear()
         self._order.clear()
+
+    def forget(self, handshake_ids: Iterable[str]) -> None:
+        """Drop these handshakes: a session that only stages them for somebody else (the feed of
+        the dashboard's proxy process) stays small."""
+        for handshake_id in handshake_ids:
+            self._handshakes.pop(handshake_id, None)
+        self._order = [h for h in self._order if h.id in self._handshakes]
 
     def get(self, handshake_id: str) -> Handshake | None:
         return self._handshakes.get(handshake_id)

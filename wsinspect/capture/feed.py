@@ -1,9 +1,12 @@
-"""Split mode's feed: handshakes from the addon in the user's mitmproxy to a dashboard.
+"""The feed: handshakes from a recorder in another process to a dashboard.
 
-The addon (wsinspect/split_mode.py) sends each answered or closed handshake as one JSON line over
-a Unix socket (``FeedSender``, a recorder sink) to ``wsinspect watch --attach`` (``FeedReceiver``,
-the source of an attached capture). A socket is local by nature: nobody off this machine can
-connect.
+A ``FeedSender`` (a recorder sink) sends each answered or closed handshake as one JSON line over
+a Unix socket to a ``FeedReceiver`` (the source of a fed capture). Two senders use it: the
+split-mode addon in the user's own mitmproxy (wsinspect/split_mode.py, ``watch --attach``), and
+the dashboard's own proxy, which runs in a process of its own (capture/process.py). Following a
+session, a sender also sends what is new every ``FOLLOW_EVERY`` seconds: attempts still waiting
+for an answer, and the messages of open WebSockets, only those not sent before. A socket is
+local by nature: nobody off this machine can connect.
 
 Handshakes carry cookies and tokens, and the default socket may sit in a shared ``$TMPDIR``
 where another user could have made the folder first. So both ends insist on a folder that is
@@ -24,21 +27,55 @@ import socket
 import stat
 import struct
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 
-from wsinspect.model import Count, Handshake, Session, check_url, decoder, encoder
+from wsinspect.model import (
+    Count,
+    Handshake,
+    Session,
+    check_url,
+    decoder,
+    encoder,
+    is_over,
+)
 
 QUEUE = 10_000  # handshakes waiting for the dashboard before new ones are dropped
+FOLLOW_EVERY = 0.1  # seconds between a following sender's looks at what changed
 
 
 class FeedUpdate(msgspec.Struct):
-    """One line on the feed: a handshake as it now stands, and how many the addon dropped."""
+    """One line on the feed: a handshake as it now stands, and how many the sender dropped.
+
+    With ``appended``, the WebSocket's messages are only those after the ones sent before, and
+    ``window`` is how many the receiver keeps: an open socket's update stays small.
+    """
 
     handshake: Handshake
     dropped: Count = 0
+    appended: bool = False
+    window: Count = 0
+
+
+class Progress(NamedTuple):
+    """How far a handshake had come when it was last sent."""
+
+    answered: float | None
+    error: str | None
+    upgraded: bool
+    messages: int  # ever put in its window: the ones kept and the ones dropped from it
+    closed: bool
+
+    @classmethod
+    def of(cls, handshake: Handshake) -> Progress:
+        ws = handshake.websocket
+        if ws is None:
+            return cls(handshake.answered, handshake.error, False, 0, False)
+        messages = len(ws.messages) + ws.messages_dropped
+        return cls(handshake.answered, handshake.error, True, messages, ws.close is not None)
 
 
 _ENCODER = encoder()
@@ -110,23 +147,49 @@ def peer_uid(sock: socket.socket | None) -> int | None:
 
 
 class FeedSender:
-    """A recorder listener that streams handshakes to a dashboard's socket."""
+    """A recorder listener that streams handshakes to a dashboard's socket.
 
-    def __init__(self, path: Path, backlog: int = QUEUE) -> None:
+    ``follow``: the session the recorder fills, watched for what the events do not tell (new
+    attempts, new messages). ``forget``: drop what is over from it once sent, where nothing but
+    the feed reads that session (the dashboard's proxy process).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        backlog: int = QUEUE,
+        *,
+        follow: Session | None = None,
+        forget: bool = False,
+    ) -> None:
         self.path = path
         self.dropped = 0
         self.refusal: str | None = None  # why the socket is not trusted, said once per reason
+        self.follow = follow
+        self.forget = forget
         self._queue: asyncio.Queue[bytes] = asyncio.Queue(backlog)
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._followed = 0  # handshakes of ``follow`` looked at so far
+        self._progress: dict[str, Progress | None] = {}  # in progress: how far each was sent
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._send())
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._send()))
+        if self.follow is not None:
+            self._tasks.append(loop.create_task(self._keep_following()))
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+    async def stop(self, flush: float = 0.0) -> None:
+        """Stop sending; with ``flush``, first send what changed and wait up to that many seconds
+        for the queue to empty."""
+        if flush:
+            self.follow_up()
+            deadline = asyncio.get_running_loop().time() + flush
+            while not self._queue.empty() and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.01)
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
 
     def handshake_answered(self, handshake: Handshake) -> None:
         self._put(handshake)
@@ -134,12 +197,57 @@ class FeedSender:
     def websocket_closed(self, handshake: Handshake) -> None:
         self._put(handshake)
 
+    async def _keep_following(self) -> None:
+        while True:
+            await asyncio.sleep(FOLLOW_EVERY)
+            self.follow_up()
+
+    def follow_up(self) -> None:
+        """Send the attempts new in the followed session, and whatever changed in those still in
+        progress; then forget (if asked) what is over and sent."""
+        session = self.follow
+        if session is None:
+            return
+        new = session.since(self._followed)
+        self._followed += len(new)
+        for handshake in new:
+            self._progress.setdefault(handshake.id, None)
+        over = []
+        for handshake_id, sent in list(self._progress.items()):
+            handshake = session.get(handshake_id)
+            if handshake is None:
+                del self._progress[handshake_id]
+                continue
+            if sent is None or Progress.of(handshake) != sent:
+                self._put(handshake)
+            if is_over(handshake):
+                del self._progress[handshake_id]
+                over.append(handshake_id)
+        if self.forget and over:
+            session.forget(over)
+            self._followed = len(session)
+
     def _put(self, handshake: Handshake) -> None:
+        """Queue the handshake as it stands: whole the first time, then with only the messages not
+        sent yet."""
+        sent = self._progress.get(handshake.id)
+        now = Progress.of(handshake)
+        update = FeedUpdate(handshake, dropped=self.dropped)  # the dashboard says how many
+        ws = handshake.websocket
+        if ws is not None and sent is not None and sent.upgraded:
+            unsent = min(now.messages - sent.messages, len(ws.messages))
+            new = tuple(ws.messages)[len(ws.messages) - unsent :]
+            update.handshake = msgspec.structs.replace(
+                handshake, websocket=msgspec.structs.replace(ws, messages=new)
+            )
+            update.appended, update.window = True, len(ws.messages)
         try:
-            update = FeedUpdate(handshake, dropped=self.dropped)  # the dashboard says how many
             self._queue.put_nowait(_ENCODER.encode(update) + b"\n")
         except asyncio.QueueFull:
             self.dropped += 1
+            return
+        if self.follow is not None:
+            self._progress[handshake.id] = now
 
     async def _send(self) -> None:
         while True:
@@ -192,7 +300,9 @@ class FeedReceiver:
         self.changed = changed  # called with each handshake merged, new or updated
         self.server: asyncio.Server | None = None
         self.refused = 0  # peers running as another user
-        self.dropped = 0  # updates the addon could not send in time (it says how many)
+        self.dropped = 0  # updates the sender could not send in time (it says how many)
+        self._ignored: set[str] = set()  # handshakes the user cleared: their updates too
+        self._readers: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         from wsinspect.capture.proxy import ProxyError
@@ -222,37 +332,58 @@ class FeedReceiver:
         writer.close()
         return True
 
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
+    async def stop(self, drain: float = 0.0) -> None:
+        """Stop listening; with ``drain``, first give the senders that long to finish (a sender
+        that has stopped has closed its end: what it sent is read to the end)."""
+        if self.server is None:
+            return
+        self.server.close()
+        if self._readers:
+            _, unfinished = await asyncio.wait(self._readers, timeout=drain)
+            for reader in unfinished:
+                reader.cancel()
+        await self.server.wait_closed()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def ignore(self, handshake_ids: Iterable[str]) -> None:
+        """The user cleared these: later news of them (an open WebSocket's) is not wanted."""
+        self._ignored.update(handshake_ids)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if not same_user(writer):
             self.refused += 1
             writer.close()
             return
+        task = asyncio.current_task()
+        assert task is not None
+        self._readers.add(task)
         try:
             while line := await reader.readline():
                 try:
                     update = _DECODER.decode(line)
-                    handshake = update.handshake
-                    check_url(handshake.url)
-                    if handshake.websocket is not None:
-                        handshake.websocket.seal()
+                    check_url(update.handshake.url)
                 except ValueError:  # msgspec's errors are ValueErrors
-                    continue  # not from our addon: ignore it
+                    continue  # not from our sender: ignore it
                 self.dropped = max(self.dropped, update.dropped)
-                self.merge(handshake)
+                self.merge(update)
         except (OSError, ValueError):
             pass
         finally:
+            self._readers.discard(task)
             writer.close()
 
-    def merge(self, handshake: Handshake) -> None:
+    def merge(self, update: FeedUpdate) -> None:
+        handshake = update.handshake
+        if handshake.id in self._ignored:
+            return
         known = self.session.get(handshake.id)
+        ws = handshake.websocket
+        if ws is not None:
+            if update.appended and known is not None and known.websocket is not None:
+                kept = (*known.websocket.messages, *ws.messages)
+                ws.messages = kept[max(0, len(kept) - update.window) :]
+            ws.seal()
         if known is None:
             self.session.add(handshake)
             self.changed(handshake)

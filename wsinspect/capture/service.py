@@ -2,7 +2,10 @@
 
 Every capture is wired here, whoever runs it:
 
-- ``Capture.embedded(config, sinks)``: our own mitmproxy (``record``, ``watch``, the tests);
+- ``Capture.embedded(config, sinks)``: our own mitmproxy in this process (``record``, the
+  tests);
+- ``Capture.separate(config, sinks)``: our own mitmproxy in a process of its own, feeding this
+  one over a private Unix socket (``watch``: the dashboard never holds up the relay);
 - ``Capture.attached(path, sinks)``: no proxy of ours; the split-mode addon feeds the session
   over a Unix socket (``watch --attach``);
 - ``Capture.hosted()``: the recorder for a mitmproxy somebody else runs (split mode); that
@@ -20,8 +23,10 @@ the same as the recorder in the addon did. Saving is not the capture's business:
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -29,6 +34,7 @@ from typing import Any, Self
 from wsinspect.capture.addon import Listener, Recorder
 from wsinspect.capture.feed import FeedReceiver
 from wsinspect.capture.limits import DEFAULT_LIMITS, Limits
+from wsinspect.capture.process import ProxyProcess, Settings
 from wsinspect.capture.proxy import EmbeddedProxy, ProxyConfig, ProxyError
 from wsinspect.model import Handshake, Session
 
@@ -48,6 +54,7 @@ class Capture:
         self.sinks = sinks  # the recorder's own list: a sink added later is told too
         self.recorder = recorder
         self.source = source  # None: the recorder runs inside somebody else's mitmproxy
+        self.process: ProxyProcess | None = None  # our proxy's, when it feeds the source
         self._told: set[str] = set()  # fed handshakes the sinks know were answered
 
     @classmethod
@@ -67,6 +74,26 @@ class Capture:
         listeners = list(sinks)
         recorder = Recorder(session, listeners, limits, **tuning)
         return cls(session, listeners, recorder=recorder, source=EmbeddedProxy(config, [recorder]))
+
+    @classmethod
+    def separate(
+        cls,
+        config: ProxyConfig,
+        sinks: Iterable[Listener] = (),
+        *,
+        session: Session | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        on_exit: Callable[[str], None] | None = None,
+    ) -> Self:
+        """Our own mitmproxy in a child process (capture/process.py), feeding a socket in a
+        folder of its own that only this user can enter. ``on_exit`` hears, in one line, that
+        the child ended without being asked."""
+        folder = Path(tempfile.mkdtemp(prefix="wsinspect-"))  # mode 0700
+        capture = cls.attached(folder / "feed.sock", sinks, session=session)
+        capture.session.proxy = config.describe()
+        settings = Settings(config, limits, str(folder / "feed.sock"))
+        capture.process = ProxyProcess(settings, on_exit)
+        return capture
 
     @classmethod
     def attached(
@@ -94,6 +121,8 @@ class Capture:
     @property
     def port(self) -> int:
         """The port our proxy listens on (the one bound when the config asked for 0)."""
+        if self.process is not None:
+            return self.process.port
         if not isinstance(self.source, EmbeddedProxy):
             raise ProxyError("this capture has no proxy of its own")
         return self.source.port
@@ -101,6 +130,8 @@ class Capture:
     @property
     def address(self) -> str:
         """Where the traffic comes in, for the user: host:port, or the feed's socket."""
+        if self.process is not None:
+            return ProxyConfig(self.process.settings.proxy.listen_host, self.port).address
         if isinstance(self.source, EmbeddedProxy):
             return f"{self.source.config.listen_host}:{self.port}"
         if isinstance(self.source, FeedReceiver):
@@ -122,11 +153,29 @@ class Capture:
                 raise ProxyError(f"cannot listen on {self.source.path}: {e}") from None
         elif self.source is not None:
             await self.source.start()
+        if self.process is not None:
+            try:
+                await self.process.start()
+            except ProxyError:
+                await self.stop()
+                raise
 
     async def stop(self) -> None:
-        """Stop listening; the port (or the socket) is free again. What was captured stays."""
-        if self.source is not None:
+        """Stop listening; the port (or the socket) is free again. What was captured stays:
+        our proxy's process sends what is left before it ends, and all of it is read."""
+        if self.process is not None:
+            await self.process.stop()
+            assert isinstance(self.source, FeedReceiver)
+            await self.source.stop(drain=5.0)
+            shutil.rmtree(self.source.path.parent, ignore_errors=True)
+        elif self.source is not None:
             await self.source.stop()
+
+    def clear(self) -> None:
+        """Forget what was captured so far, and any news of it still to come."""
+        if isinstance(self.source, FeedReceiver):
+            self.source.ignore(h.id for h in self.session)
+        self.session.clear()
 
     async def __aenter__(self) -> Self:
         await self.start()

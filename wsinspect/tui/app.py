@@ -1,8 +1,8 @@
-"""The live dashboard: the embedded proxy and a Textual app in one asyncio loop.
+"""The live dashboard: a Textual app fed by our proxy, which runs in a process of its own.
 
-The first screen is drawn before mitmproxy is imported (~0.9 s). The proxy only ever appends to
-the session; the app pulls what is new on a timer, so a slow screen can never slow the proxy or
-lose a handshake.
+The proxy's process (capture/process.py) sends what it records over a private socket; it is
+merged into the session, and the app pulls what is new on a timer: a slow screen can never slow
+the proxy or lose a handshake. The first screen is drawn while that process starts.
 """
 
 from __future__ import annotations
@@ -188,7 +188,14 @@ class WsinspectApp(App[None]):
         config = self.live.proxy
         if port is not None:
             config = dataclasses.replace(config, port=port)
-        return Capture.embedded(config, [self], session=self.session, limits=self.live.limits)
+        return Capture.separate(
+            config, [self], session=self.session, limits=self.live.limits, on_exit=self.proxy_ended
+        )
+
+    def proxy_ended(self, why: str) -> None:
+        """The proxy's process ended unasked (killed, out of memory): say so, keep what came."""
+        self.status.error = f"{why}. What was captured stays; press q to quit."
+        self.notify(why, severity="error", timeout=30)
 
     def start_autosave(self) -> None:
         """With --save, the file is kept current while capturing: a crash loses one interval."""
@@ -335,7 +342,10 @@ class WsinspectApp(App[None]):
         self.pull()
 
     def action_clear(self) -> None:
-        self.session.clear()
+        if self.proxy is not None:
+            self.proxy.clear()  # and news of what was cleared is not wanted either
+        else:
+            self.session.clear()
         self._shown = 0
         self._verdicts.clear()
         self._tally.clear()
@@ -491,9 +501,8 @@ class WsinspectApp(App[None]):
 
 
 def _settle_collector() -> None:
-    """What exists once capture starts (Textual, Rich, mitmproxy and the first screen) lives as
-    long as the dashboard: collected once and frozen, the cycle collector never walks it again.
-    A full collection stops every thread, the proxy's loop included, and walking these took
-    60-77 ms of each (bench/blocking.py)."""
+    """What exists once capture starts (Textual, Rich and the first screen) lives as long as the
+    dashboard: collected once and frozen, the cycle collector never walks it again. A full
+    collection stops every thread, and walking these took 60-77 ms of each (bench/blocking.py)."""
     gc.collect()
     gc.freeze()
