@@ -1,8 +1,8 @@
 """python-socketio / python-engineio: Origin check via cors_allowed_origins (it governs the
 WebSocket transport too). Engine.IO has no subprotocol knob. Runs as an ASGI app on uvicorn
-(default) or attached to aiohttp.
+(default), as an ASGI app on Hypercorn, or attached to aiohttp.
 
-Usage: python socketio_server.py PORT [asgi|aiohttp]   (0 = any; prints "PORT <n>" first)
+Usage: python socketio_server.py PORT [asgi|hypercorn|aiohttp]   (0 = any; prints "PORT <n>" first)
 """
 
 import asyncio
@@ -13,7 +13,7 @@ import socketio
 
 MODE = sys.argv[2] if len(sys.argv) > 2 else "asgi"
 sio = socketio.AsyncServer(
-    async_mode=MODE,
+    async_mode="aiohttp" if MODE == "aiohttp" else "asgi",
     cors_allowed_origins=["http://allowed.example"],  # full origins; [] disables the check
 )
 
@@ -52,6 +52,15 @@ def main():
         app.router.add_get("/", page)
         print(f"PORT {port}", flush=True)
         web.run_app(app, sock=sock, print=None)
+    elif MODE == "hypercorn":
+        from hypercorn.asyncio import serve
+        from hypercorn.config import Config
+
+        sock.listen(100)
+        config = Config()
+        config.bind = [f"fd://{sock.fileno()}"]
+        print(f"PORT {port}", flush=True)
+        asyncio.run(serve(socketio.ASGIApp(sio, other_asgi_app=page_app), config))
     else:
         import uvicorn
 
