@@ -1,12 +1,13 @@
 """Does anything the dashboard does block the proxy? Echo latency through the live proxy while
 the dashboard saves, filters, opens tabs, moves the cursor and toggles redaction.
 
-The real dashboard runs headless (``App.run_test``) with its embedded proxy, preloaded with a
-session of ``--handshakes`` x ``--messages`` that carry cookies and tokens (so that redaction has
-work). A child process runs a WebSocket echo server and a client that, through the proxy, sends
-a small message every 5 ms and times each echo; a probe on the proxy's loop sleeps 1 ms over and
-over and measures how late it wakes (loop lag). For each action: the worst and the 99th
-percentile of both, against the target (issue 14): the proxy's loop never blocked > 20 ms.
+The real dashboard runs headless (``App.run_test``) with its proxy (in a process of its own, as
+``watch`` runs it), preloaded with a session of ``--handshakes`` x ``--messages`` that carry
+cookies and tokens (so that redaction has work). A child process runs a WebSocket echo server
+and a client that, through the proxy, sends a small message every 5 ms and times each echo. For
+each action: the worst and the 99th percentile echo, against the target (issue 14): the relay
+never held up > 20 ms. Beside them, for information, how late a 1 ms sleep on the dashboard's
+own loop wakes (how responsive the screen is; before issue 14 this was the proxy's loop too).
 
 Run: PYTHONPATH=. python bench/blocking.py [--handshakes 5000] [--messages 100]
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import subprocess
 import sys
@@ -203,21 +203,6 @@ class Window:
 
 
 @dataclass
-class Collections:
-    """How long each garbage collection took: a full one walks every captured object, on
-    whichever thread allocated last (the loop's, often)."""
-
-    samples: list[tuple[float, float]] = field(default_factory=list)
-    _began: float = 0.0
-
-    def __call__(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._began = time.monotonic()
-        else:
-            self.samples.append((self._began, time.monotonic() - self._began))
-
-
-@dataclass
 class Probe:
     """Sleeps 1 ms over and over on the loop it runs on; how late each wake-up was."""
 
@@ -231,8 +216,8 @@ class Probe:
 
 
 async def drive(
-    handshakes: int, messages: int, idle: float, only: list[str], freeze: bool
-) -> tuple[list[Window], list, list, list]:
+    handshakes: int, messages: int, idle: float, only: list[str]
+) -> tuple[list[Window], list, list]:
     from textual import events
     from textual.widgets import Input
 
@@ -250,8 +235,6 @@ async def drive(
     app = WsinspectApp(session=session, live=LiveOptions(proxy=ProxyConfig(port=0)))
     windows: list[Window] = []
     probe = Probe()
-    collections = Collections()
-    gc.callbacks.append(collections)
     async with app.run_test(size=(160, 45), notifications=True):
         await until(lambda: app.proxy is not None, timeout=30)
         await until(lambda: app.handshake_list.listed_count >= handshakes, timeout=60)
@@ -266,9 +249,6 @@ async def drive(
         assert child.stdout is not None and child.stdin is not None
         ready = await asyncio.to_thread(child.stdout.readline)
         assert ready.strip() == "ready", ready
-        if freeze:  # what the collector would cost if the startup's objects were frozen
-            gc.collect()
-            gc.freeze()
         prober = asyncio.create_task(probe.run())
         await asyncio.sleep(1.0)  # warm up
 
@@ -341,13 +321,12 @@ async def drive(
         prober.cancel()
         out, _ = await asyncio.to_thread(child.communicate, "")
         await app.stop_proxy()
-    gc.callbacks.remove(collections)
     result = json.loads(out.strip().splitlines()[-1])
     print(
         f"echoes lost: {result['lost']}"
         + (f"; closed: {result['closed']}" * bool(result["closed"]))
     )
-    return windows, result["samples"], probe.samples, collections.samples
+    return windows, result["samples"], probe.samples
 
 
 # -- the figures ---------------------------------------------------------------------------------
@@ -362,41 +341,26 @@ def _p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def _outside_collections(lags: list, collections: list) -> list:
-    """The lag samples no garbage collection of more than a millisecond overlapped: what the
-    dashboard's own code cost, apart from the collector (which stops every thread)."""
-    pauses = [(at, at + took) for at, took in collections if took > 0.001]
-    return [
-        (at, lag)
-        for at, lag in lags
-        if not any(start < at + PROBE_SLEEP + lag and at < end for start, end in pauses)
-    ]
-
-
-def report(windows: list[Window], echoes: list, lags: list, collections: list) -> bool:
-    clean = _outside_collections(lags, collections)
+def report(windows: list[Window], echoes: list, lags: list) -> bool:
     print(
         f"\n{'action':<24} {'s':>6} {'echoes':>7} {'echo max':>9} {'echo p99':>9} "
-        f"{'lag max':>8} {'lag p99':>8} {'gc max':>7} {'lag w/o gc':>10}   (ms; target: loop "
-        f"lag and echo <= {TARGET_MS:g} ms)"
+        f"{'ui lag max':>11} {'ui lag p99':>11}   (ms; target: echo <= {TARGET_MS:g} ms)"
     )
     passed = True
     for window in windows:
-        echo, lag = _within(echoes, window), _within(lags, window)
-        collected = _within(collections, window) or [0.0]
-        without = _within(clean, window) or [0.0]
-        if not echo or not lag:
-            print(f"{window.name:<24} no samples")
+        echo, lag = _within(echoes, window), _within(lags, window) or [0.0]
+        if not echo:
+            print(f"{window.name:<24} no echoes")
             passed = False
             continue
-        ok = max(echo) <= TARGET_MS and max(lag) <= TARGET_MS
+        ok = max(echo) <= TARGET_MS
         passed &= ok
         print(
             f"{window.name:<24} {window.ended - window.began:>6.2f} {len(echo):>7} "
-            f"{max(echo):>9.1f} {_p99(echo):>9.1f} {max(lag):>8.1f} {_p99(lag):>8.1f} "
-            f"{max(collected):>7.1f} {max(without):>10.1f}   {'PASS' if ok else 'FAIL'}"
+            f"{max(echo):>9.1f} {_p99(echo):>9.1f} {max(lag):>11.1f} {_p99(lag):>11.1f}   "
+            f"{'PASS' if ok else 'FAIL'}"
         )
-    print("\nPASS" if passed else "\nFAIL: the proxy's loop was blocked longer than the target")
+    print("\nPASS" if passed else "\nFAIL: an echo through the proxy took longer than the target")
     return passed
 
 
@@ -408,18 +372,13 @@ def main() -> int:
     parser.add_argument(
         "--only", default="", help="comma-separated: save,filter,x,tabs,cursor,r (default: all)"
     )
-    parser.add_argument(
-        "--gc-freeze",
-        action="store_true",
-        help="gc.freeze() once the proxy runs and the session is loaded (an experiment)",
-    )
     parser.add_argument("--relay-client", type=int, help=argparse.SUPPRESS)  # the child
     args = parser.parse_args()
     if args.relay_client is not None:
         asyncio.run(relay_client(args.relay_client))
         return 0
     only = [name for name in args.only.split(",") if name]
-    figures = asyncio.run(drive(args.handshakes, args.messages, args.idle, only, args.gc_freeze))
+    figures = asyncio.run(drive(args.handshakes, args.messages, args.idle, only))
     return 0 if report(*figures) else 1
 
 

@@ -58,6 +58,10 @@ class ProxyProcess:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
+    @property
+    def pid(self) -> int | None:
+        return None if self._child is None else self._child.pid
+
     async def start(self) -> None:
         """Start the child and wait until it listens; ProxyError says why it does not."""
         self._child = child = await asyncio.create_subprocess_exec(
