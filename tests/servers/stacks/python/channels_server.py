@@ -1,5 +1,7 @@
 """Django Channels: Origin check via AllowedHostsOriginValidator (ALLOWED_HOSTS), subprotocol
-chosen in the consumer's accept(). Runs on Daphne (default) or on uvicorn.
+chosen in the consumer's accept(). /ws_deny closes in connect() (a refusal before the 101),
+/ws_after accepts then closes with 4003 (a refusal after it). Runs on Daphne (default) or on
+uvicorn.
 
 Usage: python channels_server.py PORT [daphne|uvicorn]   (0 = any; prints "PORT <n>" first)
 """
@@ -51,6 +53,17 @@ class Proto(WebsocketConsumer):
         self.accept("chat.v2" if "chat.v2" in self.scope["subprotocols"] else None)
 
 
+class Deny(WebsocketConsumer):
+    def connect(self):
+        self.close()  # refuse before accepting (what an auth check in connect() does)
+
+
+class AcceptThenClose(WebsocketConsumer):
+    def connect(self):
+        self.accept()
+        self.close(code=4003)  # a refusal made after the 101
+
+
 @ensure_csrf_cookie
 def page(request):
     return HttpResponse("channels page\n")
@@ -62,7 +75,14 @@ application = ProtocolTypeRouter(
     {
         "http": get_asgi_application(),
         "websocket": AllowedHostsOriginValidator(
-            URLRouter([path("ws", Echo.as_asgi()), path("proto", Proto.as_asgi())])
+            URLRouter(
+                [
+                    path("ws", Echo.as_asgi()),
+                    path("proto", Proto.as_asgi()),
+                    path("ws_deny", Deny.as_asgi()),
+                    path("ws_after", AcceptThenClose.as_asgi()),
+                ]
+            )
         ),
     }
 )

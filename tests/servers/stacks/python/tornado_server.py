@@ -34,13 +34,25 @@ class Proto(tornado.websocket.WebSocketHandler):
         self.write_message(message)
 
 
+class After(tornado.websocket.WebSocketHandler):
+    """Accepts any origin, then closes at once with 1008: a refusal made after the 101."""
+
+    def check_origin(self, origin):
+        return True
+
+    def open(self):
+        self.close(1008, "origin not allowed")
+
+
 class Page(tornado.web.RequestHandler):
     def get(self):
         self.write("tornado page\n")
 
 
 async def main():
-    app = tornado.web.Application([(r"/ws", WS), (r"/proto", Proto), (r"/", Page)])
+    app = tornado.web.Application(
+        [(r"/ws", WS), (r"/proto", Proto), (r"/ws_after", After), (r"/", Page)]
+    )
     sockets = tornado.netutil.bind_sockets(int(sys.argv[1]), "127.0.0.1")
     server = tornado.httpserver.HTTPServer(app)
     server.add_sockets(sockets)
