@@ -1,8 +1,10 @@
 """Handshakes/s and messages/s: direct, through `wsinspect record`, and through plain `mitmdump`.
 
-One echo server in its own process. Targets: direct; `wsinspect record`; `mitmdump -q` (its
-WebSocket layer); and `raw-relay`, mitmdump with `websocket=false` — the raw TCP relay wsinspect
-builds on, without our frame sniffer, so wsinspect / raw-relay is the cost of our own code.
+One echo server in its own process. Targets: direct; `wsinspect record`; `watch`, the
+dashboard's proxy (its own process, feeding a capture in a third: `Capture.separate` without the
+screen); `mitmdump -q` (its WebSocket layer); and `raw-relay`, mitmdump with `websocket=false` —
+the raw TCP relay wsinspect builds on, without our frame sniffer, so wsinspect / raw-relay is the
+cost of our own code.
 
 Each round gives every target a short slice in turn, and the totals are divided by the time
 spent: a busy shared machine drifts, and interleaving makes that drift hit every target alike.
@@ -62,12 +64,26 @@ async def messages(url: str, proxy: str | None, seconds: float, window: int) -> 
         return done, time.perf_counter() - start_time
 
 
+async def watch_proxy() -> None:
+    """The dashboard's capture without the screen, until terminated."""
+    from wsinspect.capture.proxy import ProxyConfig
+    from wsinspect.capture.service import Capture
+
+    async with Capture.separate(ProxyConfig(port=0)) as capture:
+        print(f"listening on 127.0.0.1:{capture.port}", file=sys.stderr, flush=True)
+        await asyncio.Event().wait()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=0.5, help="per target per round")
     parser.add_argument("--window", type=int, default=1000, help="messages in flight")
+    parser.add_argument("--watch-proxy", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.watch_proxy:
+        asyncio.run(watch_proxy())
+        return 0
 
     mitmdump = shutil.which("mitmdump")
     if mitmdump is None:
@@ -81,6 +97,9 @@ def main() -> int:
         [sys.executable, "-m", "wsinspect", "record", "-p", "0", "-o", str(output)],
         r"listening on [\d.]+:(\d+)",
         True,
+    )
+    watch, watch_port, _ = start(
+        [sys.executable, __file__, "--watch-proxy"], r"listening on [\d.]+:(\d+)", True
     )
     dump_port, relay_port = free_port(), free_port()
     dumps = [
@@ -98,6 +117,7 @@ def main() -> int:
     targets = {
         "direct": None,
         "wsinspect": f"http://127.0.0.1:{record_port}",
+        "watch": f"http://127.0.0.1:{watch_port}",
         "mitmdump": f"http://127.0.0.1:{dump_port}",
         "raw-relay": f"http://127.0.0.1:{relay_port}",
     }
@@ -115,7 +135,7 @@ def main() -> int:
             print(f"round {round_number}/{args.rounds}", file=sys.stderr, flush=True)
     finally:
         record.send_signal(signal.SIGINT)
-        for process in (*dumps, echo):
+        for process in (*dumps, echo, watch):
             process.terminate()
         record.wait(30)
 
@@ -138,6 +158,7 @@ def main() -> int:
     print(
         f"messages/s   wsinspect / raw-relay = {ms['wsinspect'] / ms['raw-relay']:6.2f}  (our cost)"
     )
+    print(f"messages/s   watch / wsinspect     = {ms['watch'] / ms['wsinspect']:6.2f}  (feeding)")
     return 0
 
 
