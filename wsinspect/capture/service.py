@@ -190,8 +190,12 @@ class Capture:
         await self.stop()
 
     def _fed(self, handshake: Handshake) -> None:
-        """The addon sends a handshake when it is answered, and again when its WebSocket closes
-        (or a late answer replaces "no answer"): the sinks hear what the recorder would say."""
+        """A sender sends a handshake when it is answered and when its WebSocket closes (or a
+        late answer replaces "no answer"); following a session, also while it waits for its
+        answer and as an open WebSocket's messages come. The sinks hear what the recorder would
+        say: the answer (again with each news of an open WebSocket), then the close."""
+        if handshake.response is None and handshake.error is None:
+            return  # listed in the session, not answered yet
         first = handshake.id not in self._told
         self._told.add(handshake.id)
         closed = handshake.websocket is not None and handshake.websocket.close is not None
