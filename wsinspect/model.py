@@ -252,6 +252,32 @@ class Client(msgspec.Struct, gc=False):
     address: str = ""
 
 
+class ErrorPage(msgspec.Struct, frozen=True, gc=False):
+    """A 4xx or 5xx answer of the WebSocket's host to another request: its shape names a stack
+    (Django's, Tornado's, Werkzeug's error pages) even when the refusal itself is bare."""
+
+    status: Status
+    reason: str = ""
+    content_type: str = ""
+    body: str = ""  # its start only, decoded from its Content-Encoding
+    body_truncated: bool = False
+
+
+class SiteEvidence(msgspec.Struct, frozen=True, gc=False):
+    """What the proxy saw of the WebSocket's host (same scheme, host and port) in its other HTTP
+    answers up to the handshake's answer: the page, its scripts, its API. A WebSocket refusal is
+    often a bare status line; the same server's pages say who it is (``Server: daphne``, a
+    ``csrftoken`` cookie). Every list is bounded by the capture, first seen first; cookie names
+    only, never their values."""
+
+    responses: Count = 0
+    servers: tuple[str, ...] = ()  # distinct Server values
+    powered_by: tuple[str, ...] = ()  # distinct X-Powered-By values
+    cookie_names: tuple[str, ...] = ()  # names that Set-Cookie set
+    header_names: tuple[str, ...] = ()  # distinct, as spelled: casing names stacks too
+    error_pages: tuple[ErrorPage, ...] = ()
+
+
 class Handshake(msgspec.Struct, kw_only=True, dict=True):
     """One WebSocket opening handshake attempt, whatever its outcome.
 
@@ -268,6 +294,7 @@ class Handshake(msgspec.Struct, kw_only=True, dict=True):
     response: Response | None = None
     error: str | None = None
     websocket: WebSocketSummary | None = None
+    site: SiteEvidence | None = None  # the host's other answers, as they stood at this answer
 
     @property
     def status(self) -> int | None:

@@ -1,8 +1,11 @@
 """The mitmproxy addon that turns proxied traffic into ``model.Handshake`` records.
 
 Every request carrying ``Upgrade: websocket`` is an attempt, whatever comes back: a 101, another
-status with its headers and body, or no answer at all. Other HTTP traffic passes untouched and
-unrecorded. The body of an answer other than 101 is streamed on to the client as it comes, its
+status with its headers and body, or no answer at all. Other HTTP traffic passes untouched; of
+its answers only what names the server's stack is tallied per host (``capture/site.py``), and
+each handshake gets its host's tally as it stood when the handshake was answered.
+
+The body of an attempt's answer other than 101 is streamed on to the client as it comes, its
 start kept on the way (``BodyTap``): mitmproxy would otherwise hold all of it, a gigabyte
 included. After a 101 the embedded proxy relays raw TCP and ``FrameSniffer`` reads the frames;
 inside somebody else's mitmproxy (WebSocket layer on) the ``websocket_*`` hooks feed the same model.
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from wsinspect.capture.bodies import BodyTap, decoded_prefix
 from wsinspect.capture.frames import Deflate, FrameSniffer, MessageWindow
 from wsinspect.capture.limits import BODY_LIMIT, DEFAULT_LIMITS, RAW_BODY_LIMIT, Limits
+from wsinspect.capture.site import Sites
 from wsinspect.model import (
     OP_CLOSE,
     Client,
@@ -125,6 +129,7 @@ class Recorder:
         self._windows: dict[str, MessageWindow] = {}  # by HTTP flow, WebSocket layer on
         self._waiting: dict[str, asyncio.TimerHandle] = {}  # attempts without an answer yet
         self._taps: dict[str, BodyTap] = {}  # by HTTP flow: refusals whose body is streamed
+        self.sites = Sites()  # what each host said in its other answers
 
     # -- the handshake ---------------------------------------------------------------------
 
@@ -171,11 +176,14 @@ class Recorder:
 
     def response(self, flow: http.HTTPFlow) -> None:
         if not self.is_attempt(flow):
+            if REFUSED not in flow.metadata:  # the proxy's own refusal says nothing of the site
+                self.sites.saw(flow)
             return
         self._stop_waiting(flow)
         handshake = self._record(flow)
         assert flow.response is not None
         handshake.response = _response(flow.response, self._taps.pop(flow.id, None))
+        handshake.site = self.sites.evidence(flow.request)
         handshake.answered = flow.response.timestamp_end or self.clock()
         handshake.error = None  # an answer after the timeout replaces "no answer"
         if flow.response.status_code == 101:
@@ -201,6 +209,7 @@ class Recorder:
         if handshake.answered is None:  # else the error came after the answer, e.g. mid-body
             if flow.response is not None:  # headers arrived, the body did not (not all of it)
                 handshake.response = _response(flow.response, self._taps.pop(flow.id, None))
+            handshake.site = self.sites.evidence(flow.request)
             handshake.answered = self.clock()
             self._answered(handshake)
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from publicsuffixlist import PublicSuffixList
 
-from wsinspect.model import Handshake, Headers
+from wsinspect.model import Handshake, Headers, SiteEvidence
 
 WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -91,6 +91,7 @@ class Facts:
     offered: list[str]
     selected: str | None
     has_credentials: bool
+    site: SiteEvidence | None  # the host's other HTTP answers (Server, cookie names, error pages)
 
     @property
     def path(self) -> str:
@@ -150,4 +151,5 @@ def facts_of(handshake: Handshake) -> Facts:
         offered=handshake.offered_subprotocols,
         selected=handshake.selected_subprotocol,
         has_credentials=request.has("Cookie") or request.has("Authorization"),
+        site=handshake.site,
     )

@@ -35,6 +35,7 @@ from wsinspect.diagnose import diagnosis_of, remember
 from wsinspect.model import (
     Close,
     Diagnosis,
+    ErrorPage,
     Finding,
     Handshake,
     Headers,
@@ -42,6 +43,7 @@ from wsinspect.model import (
     Request,
     Response,
     Session,
+    SiteEvidence,
     Stack,
     WebSocketSummary,
     is_over,
@@ -200,6 +202,9 @@ def _secrets(handshake: Handshake, texts: Iterable[str]) -> list[str]:
         found += _url_secrets(url)
     if handshake.response is not None:
         found += _member_secrets(handshake.response.body)
+    if handshake.site is not None:
+        for page in handshake.site.error_pages:
+            found += _member_secrets(page.body)
     for text in texts:
         found += _member_secrets(text)
     return sorted(
@@ -400,6 +405,7 @@ def redact_handshake(handshake: Handshake, *, messages: bool = True) -> Handshak
         "response": _response(handshake.response, secrets),
         "error": _optional_text(handshake.error, secrets),
         "websocket": _websocket(handshake.websocket, secrets, plan.targets, messages),
+        "site": _site(handshake.site, secrets),
     }
     diagnosis = diagnosis_of(handshake)
     shown = _diagnosis(diagnosis, secrets)
@@ -447,7 +453,8 @@ def _state(handshake: Handshake) -> tuple[object, ...]:
     """Everything a plan is made from."""
     ws = handshake.websocket
     window = None if ws is None else ws.messages
-    return (handshake.url, handshake.request, handshake.response, handshake.error, ws, window)
+    response, site = handshake.response, handshake.site
+    return (handshake.url, handshake.request, response, handshake.error, ws, window, site)
 
 
 T = TypeVar("T")
@@ -561,6 +568,31 @@ def _response(response: Response | None, secrets: Sequence[str]) -> Response | N
         "body": _text(response.body, secrets),
     }
     return _replace(response, changes)
+
+
+def _site(site: SiteEvidence | None, secrets: Sequence[str]) -> SiteEvidence | None:
+    """The host's other answers: its error pages as a refusal's body, and the values it sent;
+    the names (of cookies, of headers) are no secret, and no cookie's value was kept."""
+    if site is None:
+        return None
+    servers = [_text(v, secrets) for v in site.servers]
+    powered_by = [_text(v, secrets) for v in site.powered_by]
+    pages = [_error_page(page, secrets) for page in site.error_pages]
+    changes = {
+        "servers": _same_or_new(site.servers, servers),
+        "powered_by": _same_or_new(site.powered_by, powered_by),
+        "error_pages": _same_or_new(site.error_pages, pages),
+    }
+    return _replace(site, changes)
+
+
+def _error_page(page: ErrorPage, secrets: Sequence[str]) -> ErrorPage:
+    changes: dict[str, object] = {
+        "reason": _text(page.reason, secrets),
+        "content_type": _text(page.content_type, secrets),
+        "body": _text(page.body, secrets),
+    }
+    return _replace(page, changes)
 
 
 def _websocket(
