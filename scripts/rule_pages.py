@@ -1,8 +1,9 @@
 """Fill the "How to fix it" section of docs/rules/<code>.md from the fix templates.
 
 The prose of each page is written by hand; the per-stack fixes come from
-wsinspect/diagnose/fixes.py, filled with example values, so pages and fixes never drift apart.
-Run after changing fixes.py: python scripts/rule_pages.py (tests check the pages are current).
+the stack registry (wsinspect/diagnose/stacks/) and
+wsinspect/diagnose/neutral.py, filled with example values, so pages and fixes never drift apart.
+Run after changing a fix: python scripts/rule_pages.py (tests check the pages are current).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from pathlib import Path
 
 from wsinspect.diagnose.facts import facts_of
-from wsinspect.diagnose.fixes import TEMPLATES, fixes_for
+from wsinspect.diagnose.fixes import NEUTRAL_NAME, every_fix
 from wsinspect.model import Handshake, Headers, Request, Response
 
 PAGES = Path(__file__).resolve().parent.parent / "docs" / "rules"
@@ -37,15 +38,14 @@ EXAMPLE = Handshake(
 
 def fix_section(code: str) -> str:
     facts = facts_of(EXAMPLE)
-    stacks = [s for s in TEMPLATES.get(code, {}) if s != "any"]
-    fixes = fixes_for(code, stacks, facts, own=code == "cross-origin-accepted")
+    fixes = every_fix(code, facts, own=code == "cross-origin-accepted")
     lines = [
         "<!-- fixes:start -->",
-        "Generated from `wsinspect/diagnose/fixes.py` for a page on `http://localhost:5173` and a "
+        "Generated from `wsinspect/diagnose/stacks/` for a page on `http://localhost:5173` and a "
         "server at `127.0.0.1:8080`; wsinspect fills in the values it saw.",
     ]
     for fix in fixes:
-        title = "Any stack" if fix.stack == "generic" else fix.stack
+        title = "Any stack" if fix.stack == NEUTRAL_NAME else fix.stack
         lines += ["", f"### {title}", "", f"```{fix.language}", fix.snippet, "```"]
     lines.append("<!-- fixes:end -->")
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from wsinspect.diagnose import closecodes
 from wsinspect.diagnose.facts import Facts, expected_accept
-from wsinspect.diagnose.fixes import fixes_for, popular
+from wsinspect.diagnose.fixes import fixes_for
 from wsinspect.diagnose.shared import shared
 from wsinspect.diagnose.stacks import Recognition
 from wsinspect.model import Finding, Severity
@@ -72,10 +72,7 @@ class Context:
         own_origin: bool = False,
     ) -> Finding:
         assert code in CODES, code
-        stacks = self.recognition.names()
-        if self.recognition.server is None:  # unknown server: offer the likely stacks too
-            stacks += popular(code)
-        fixes = fixes_for(code, stacks, self.facts, own=own_origin)
+        fixes = fixes_for(code, self.recognition, self.facts, own=own_origin)
         evidence = {name: shared(value) for name, value in evidence.items()}
         return Finding(code, severity, shared(title), shared(explanation), evidence, tuple(fixes))
 
@@ -180,21 +177,17 @@ def not_upgraded(ctx: Context) -> Finding | None:
 
 
 def _origin_refusal(f: Facts, recognition: Recognition) -> str | None:
-    """Why the answer is an Origin refusal, or None: the body says so, or the shape does."""
-    server = recognition.server
-    name = server.name if server else None
+    """Why the answer is an Origin refusal, or None: the body says so, or the shape does (a
+    recognised stack's own shape: its record's refusals)."""
     if f.body_has("is not authorized for Host", "is not a valid URL with a host"):
         return "the server's own message says the Origin is not authorized"
     if f.body_has("invalid Origin header", "missing Origin header"):
         return "the server's own message says the Origin header is not allowed"
     if f.origin is None:
         return None
-    if f.status == 404 and name == "Rails ActionCable":
-        return "ActionCable answers a refused Origin with 404 Page not found"
-    if f.status == 401 and name == "Node ws" and f.cross_origin:
-        return "a Node ws verifyClient refuses with 401, and the Origin is cross-origin"
-    if f.status == 400 and name == "Socket.IO" and not f.body.startswith("{"):
-        return "Socket.IO's allowRequest refused the upgrade (400 with its message)"
+    in_its_own_words = recognition.refusal("origin-rejected", f)
+    if in_its_own_words is not None:
+        return in_its_own_words
     if f.status == 403 and f.cross_origin:
         return "403 to a request whose Origin is not the host it was sent to"
     return None

@@ -1,0 +1,25 @@
+"""AWS Application Load Balancer: upgrades on HTTP/HTTPS listeners; a 60 s idle timeout."""
+
+from wsinspect.diagnose.stacks._match import header_matches
+from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
+
+STACK = StackRecord(
+    name="AWS ALB",
+    kind="proxy",
+    docs="https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html",
+    language="text",
+    signals=(Signal("Server: awselb", 0.95, header_matches("Server", r"^awselb")),),
+    fixes={
+        "upgrade-headers-missing": Snippet(
+            "text",
+            "ALB forwards WebSocket upgrades on HTTP/HTTPS listeners; a Classic ELB needs a "
+            "TCP/SSL listener.",
+            knob="an HTTP/HTTPS listener (a Classic ELB: TCP/SSL)",
+        ),
+        "closed-abnormally": Snippet(
+            "text",
+            "Raise the load balancer's idle timeout (default 60 s), or send pings.",
+            knob="idle_timeout.timeout_seconds above the longest silence (default 60)",
+        ),
+    },
+)

@@ -1,0 +1,62 @@
+"""Starlette and FastAPI on uvicorn: no Origin check of their own; the app checks the header."""
+
+from wsinspect.diagnose.stacks._match import empty_refusal, header_matches
+from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
+
+ALLOW_ORIGIN = Snippet(
+    "python",
+    """\
+ALLOWED_ORIGINS = {"{{origin}}"}  # full origins
+
+@app.websocket("{{path}}")
+async def endpoint(websocket: WebSocket):
+    if websocket.headers.get("origin") not in ALLOWED_ORIGINS:
+        await websocket.close(code=1008)  # before accept(): the browser sees a 403
+        return
+    await websocket.accept()
+# CORSMiddleware does not apply to WebSocket routes.""",
+    knob='if websocket.headers.get("origin") != "{{origin}}": await websocket.close(1008)',
+)
+
+STACK = StackRecord(
+    name="Starlette/FastAPI (uvicorn)",
+    kind="server",
+    docs="https://www.starlette.io/websockets/",
+    language="python",
+    signals=(
+        Signal(
+            "empty 403 with Content-Length: 0 and no Server header (uvicorn's refusal)",
+            0.45,
+            empty_refusal,
+        ),
+        Signal("Server: uvicorn", 0.9, header_matches("Server", r"^uvicorn")),
+        Signal(
+            "Date, Connection: close, empty text/plain and no Server (uvicorn refusing "
+            "through websockets)",
+            0.3,
+            lambda f: (
+                empty_refusal(f)
+                and f.response.has("Date")
+                and f.response.get("Connection") == "close"
+            ),
+        ),
+        Signal(
+            'status line "403 " with no reason phrase (uvicorn --ws wsproto)',
+            0.3,
+            lambda f: (
+                f.status == 403
+                and f.handshake.response is not None
+                and not f.handshake.response.reason
+            ),
+        ),
+    ),
+    fixes={
+        "origin-rejected": ALLOW_ORIGIN,
+        "cross-origin-accepted": ALLOW_ORIGIN,
+        "subprotocol-not-selected": Snippet(
+            "python",
+            'await websocket.accept(subprotocol="{{protocol}}")',
+            knob='await websocket.accept(subprotocol="{{protocol}}")',
+        ),
+    },
+)
