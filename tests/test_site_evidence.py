@@ -23,6 +23,8 @@ from websockets.typing import Origin
 
 from tests.conftest import Capture, until
 from tests.test_split_mode import mitmdump_with_addon
+from wsinspect.capture.proxy import ProxyConfig
+from wsinspect.capture.service import Capture as Service
 from wsinspect.capture.site import (
     ERROR_BODY,
     MAX_ERROR_PAGES,
@@ -256,6 +258,23 @@ def test_docs_describe_every_field_of_the_evidence():
         if f"`{field.encode_name}`" not in page
     ]
     assert not missing and "`site`" in page
+
+
+async def test_the_dashboards_proxy_process_feeds_it():
+    """``watch`` runs its proxy in a process of its own: the evidence crosses the feed."""
+    async with Service.separate(ProxyConfig(port=0)) as dashboard, replaying(daphne) as port:
+        await fetch(dashboard.port, port)
+        with pytest.raises(InvalidStatus):
+            await connect(
+                f"ws://127.0.0.1:{port}/ws/chat/",
+                proxy=f"http://127.0.0.1:{dashboard.port}",
+                origin=PAGE_ORIGIN,
+                open_timeout=10,
+            )
+        await until(lambda: any(h.answered for h in dashboard.session))
+        [handshake] = dashboard.session
+    assert handshake.site is not None and handshake.site.servers == ("daphne",)
+    assert handshake.site.cookie_names == ("csrftoken",)
 
 
 async def test_split_mode_gets_it_too(tmp_path: Path):
