@@ -33,6 +33,8 @@ from wsinspect.capture.site import (
     MAX_TEXT,
     MAX_VALUES,
 )
+from wsinspect.diagnose import diagnosis_of
+from wsinspect.diagnose.stacks._site import SITE
 from wsinspect.model import ErrorPage, Handshake, SiteEvidence, to_builtins
 from wsinspect.sessions import load, save
 
@@ -295,3 +297,49 @@ async def test_split_mode_gets_it_too(tmp_path: Path):
     assert handshake.site.servers == ("daphne",) and handshake.site.cookie_names == ("csrftoken",)
     [not_found] = handshake.site.error_pages
     assert not_found.status == 404 and not_found.body == ""  # 179 bytes > 100: streamed
+
+
+# -- the diagnosis: site signals of the stack registry --------------------------------------
+
+
+def replaying_stack(stack: str) -> Answer:
+    """A real stack's captured answers: its refusal of a foreign Origin, its page, its 404."""
+    folder = STACKS / stack
+    refusal, page = (
+        (folder / "origin_refused.http").read_bytes(),
+        (folder / "page.http").read_bytes(),
+    )
+    missing = (folder / "page_404.http").read_bytes()
+
+    def answer(head: bytes) -> bytes:
+        if b"upgrade: websocket" in head.lower():
+            return refusal
+        return missing if b" /missing " in head else page
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("stack", "name"),
+    [
+        ("channels_daphne", "Django Channels"),
+        ("channels_uvicorn", "Django Channels"),
+        ("fastapi", "Starlette/FastAPI (uvicorn)"),
+    ],
+)
+async def test_the_sites_pages_name_the_stack_its_bare_refusal_does_not(
+    capture: Capture, stack: str, name: str
+):
+    """The same refusal, once from a host whose page and 404 went through the proxy first and
+    once from a host seen for the first time: the pages make the stack recognised, shown with
+    their evidence, and its own fix comes first; the finding is the same."""
+    async with replaying(replaying_stack(stack)) as port, replaying(replaying_stack(stack)) as bare:
+        await fetch(capture.port, port)
+        await fetch(capture.port, port, "/missing")
+        seen = diagnosis_of(await refused_websocket(capture, port))
+        alone = diagnosis_of(await refused_websocket(capture, bare))
+    assert seen.stack is not None and seen.stack.name == name and seen.stack.confidence >= 0.8
+    assert any(e.startswith(SITE) for e in seen.stack.evidence)
+    assert alone.stack is None or alone.stack.name != name or alone.stack.confidence < 0.8
+    assert [f.code for f in seen.findings] == [f.code for f in alone.findings]
+    assert seen.findings[0].fixes[0].stack == name

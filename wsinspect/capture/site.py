@@ -28,7 +28,7 @@ MAX_VALUES = 8  # Server and X-Powered-By values: a host behind a proxy has two 
 MAX_NAMES = 64  # cookie and header names
 MAX_ERROR_PAGES = 8  # distinct (status, content type) pairs
 MAX_TEXT = 200  # characters of a name or value
-ERROR_BODY = 300  # bytes of an error page, decoded
+ERROR_BODY = 512  # bytes of an error page, decoded: where frameworks put their names
 ERROR_RAW = 4096  # bytes of an error page read to decode them: never the whole of a large body
 MAX_HEADERS = 128  # of one answer: a flood of headers costs no more than this
 

@@ -2,6 +2,7 @@
 
 from wsinspect.diagnose.stacks._match import body_matches, header_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
+from wsinspect.diagnose.stacks._site import SITE, site_server
 
 ALLOW_ORIGIN = Snippet(
     "python",
@@ -25,6 +26,7 @@ STACK = StackRecord(
         Signal("Server: … aiohttp/…", 0.9, header_matches("Server", r"\baiohttp/")),
         Signal('body "No WebSocket UPGRADE hdr"', 0.8, body_matches(r"No WebSocket UPGRADE hdr")),
     ),
+    site_signals=(Signal(SITE + "Server: … aiohttp/…", 0.6, site_server(r"\baiohttp/")),),
     fixes={
         "origin-rejected": ALLOW_ORIGIN,
         "cross-origin-accepted": ALLOW_ORIGIN,

@@ -2,6 +2,7 @@
 
 from wsinspect.diagnose.stacks._match import body_matches, header_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
+from wsinspect.diagnose.stacks._site import SITE, site_server
 
 STACK = StackRecord(
     name="Apache",
@@ -12,6 +13,7 @@ STACK = StackRecord(
         Signal("Server: Apache", 0.9, header_matches("Server", r"^Apache")),
         Signal("Apache proxy error page", 0.7, body_matches(r"<title>50\d Proxy Error</title>")),
     ),
+    site_signals=(Signal(SITE + "Server: Apache", 0.4, site_server(r"^Apache")),),
     fixes={
         "upgrade-headers-missing": Snippet(
             "apache",

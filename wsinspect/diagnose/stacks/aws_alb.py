@@ -2,6 +2,7 @@
 
 from wsinspect.diagnose.stacks._match import header_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
+from wsinspect.diagnose.stacks._site import SITE, site_cookie, site_server
 
 STACK = StackRecord(
     name="AWS ALB",
@@ -9,6 +10,14 @@ STACK = StackRecord(
     docs="https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html",
     language="text",
     signals=(Signal("Server: awselb", 0.95, header_matches("Server", r"^awselb")),),
+    site_signals=(
+        Signal(SITE + "Server: awselb", 0.6, site_server(r"^awselb")),
+        Signal(
+            SITE + "an AWSALB stickiness cookie",
+            0.5,
+            site_cookie(r"AWSALB(CORS|TG|TGCORS)?|AWSALBAPP-\d+"),
+        ),
+    ),
     fixes={
         "upgrade-headers-missing": Snippet(
             "text",

@@ -2,6 +2,7 @@
 
 from wsinspect.diagnose.stacks._match import header_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
+from wsinspect.diagnose.stacks._site import SITE, site_server
 
 STACK = StackRecord(
     name="Caddy",
@@ -9,6 +10,7 @@ STACK = StackRecord(
     docs="https://caddyserver.com/docs/caddyfile/directives/reverse_proxy",
     language="caddyfile",
     signals=(Signal("Server: Caddy", 0.9, header_matches("Server", r"^Caddy")),),
+    site_signals=(Signal(SITE + "Server: Caddy", 0.4, site_server(r"^Caddy")),),
     fixes={
         "upgrade-headers-missing": Snippet(
             "caddyfile",

@@ -2,6 +2,7 @@
 
 from wsinspect.diagnose.stacks._match import has_header, header_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
+from wsinspect.diagnose.stacks._site import SITE, site_cookie, site_header, site_server
 
 STACK = StackRecord(
     name="Cloudflare",
@@ -11,6 +12,11 @@ STACK = StackRecord(
     signals=(
         Signal("Server: cloudflare", 0.9, header_matches("Server", r"^cloudflare")),
         Signal("CF-RAY header", 0.9, has_header("CF-RAY")),
+    ),
+    site_signals=(
+        Signal(SITE + "Server: cloudflare", 0.6, site_server(r"^cloudflare")),
+        Signal(SITE + "CF-RAY header", 0.6, site_header("CF-RAY")),
+        Signal(SITE + "a __cf_bm cookie", 0.45, site_cookie(r"__cf_bm|__cflb|__cfruid")),
     ),
     fixes={
         "upgrade-headers-missing": Snippet(

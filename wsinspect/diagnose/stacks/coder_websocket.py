@@ -2,6 +2,7 @@
 
 from wsinspect.diagnose.stacks._match import body_matches, go_http_error
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
+from wsinspect.diagnose.stacks._site import SITE, site_error_page
 
 ALLOW_ORIGIN = Snippet(
     "go",
@@ -41,6 +42,13 @@ STACK = StackRecord(
             body_matches(r"only 13 is supported"),
         ),
         Signal("Go http.Error headers (text/plain; charset=utf-8, nosniff)", 0.1, go_http_error),
+    ),
+    site_signals=(
+        Signal(
+            SITE + "Go net/http's 404 page not found",
+            0.15,
+            site_error_page(r"^404 page not found\n$"),
+        ),
     ),
     fixes={
         "origin-rejected": ALLOW_ORIGIN,

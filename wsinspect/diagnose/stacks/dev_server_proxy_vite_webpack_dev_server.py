@@ -2,6 +2,7 @@
 
 from wsinspect.diagnose.stacks._match import header_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
+from wsinspect.diagnose.stacks._site import SITE, site_powered_by
 
 FORWARD_UPGRADE = Snippet(
     "javascript",
@@ -36,6 +37,11 @@ STACK = StackRecord(
                 and f.origin_endpoint.host in ("localhost", "127.0.0.1")
                 and f.origin_endpoint.port in (3000, 4200, 5173, 8080)
             ),
+        ),
+    ),
+    site_signals=(
+        Signal(
+            SITE + "X-Powered-By: Express (webpack-dev-server)", 0.2, site_powered_by(r"^Express$")
         ),
     ),
     fixes={

@@ -2,6 +2,7 @@
 
 from wsinspect.diagnose.stacks._match import empty_refusal, header_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
+from wsinspect.diagnose.stacks._site import SITE, site_cookie, site_error_page, site_server
 
 ALLOW_ORIGIN = Snippet(
     "python",
@@ -27,6 +28,29 @@ STACK = StackRecord(
             empty_refusal,
         ),
         Signal("Server: daphne", 0.9, header_matches("Server", r"daphne")),
+    ),
+    site_signals=(
+        Signal(SITE + "Server: daphne", 0.6, site_server(r"^daphne\b")),
+        Signal(
+            SITE + "Django's csrftoken or sessionid cookie",
+            0.4,
+            site_cookie(r"csrftoken|sessionid"),
+        ),
+        Signal(
+            SITE + "Django's 404 page",
+            0.45,
+            site_error_page(
+                r"<h1>Not Found</h1><p>The requested resource was not found on this server\.</p>"
+            ),
+        ),
+        Signal(
+            SITE + "Django's debug 404 page",
+            0.6,
+            site_error_page(
+                r"<title>Page not found at /.*</title>\s*"
+                r"<meta name=\"robots\" content=\"NONE,NOARCHIVE\">"
+            ),
+        ),
     ),
     fixes={
         "origin-rejected": ALLOW_ORIGIN,

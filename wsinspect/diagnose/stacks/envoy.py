@@ -2,6 +2,7 @@
 
 from wsinspect.diagnose.stacks._match import body_matches, has_header, header_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
+from wsinspect.diagnose.stacks._site import SITE, site_header, site_server
 
 STACK = StackRecord(
     name="Envoy",
@@ -19,6 +20,14 @@ STACK = StackRecord(
             'body "upstream connect error or disconnect/reset before headers"',
             0.8,
             body_matches(r"^upstream connect error or disconnect/reset before headers"),
+        ),
+    ),
+    site_signals=(
+        Signal(SITE + "server: envoy", 0.5, site_server(r"^envoy")),
+        Signal(
+            SITE + "x-envoy-upstream-service-time header",
+            0.5,
+            site_header("x-envoy-upstream-service-time"),
         ),
     ),
     fixes={

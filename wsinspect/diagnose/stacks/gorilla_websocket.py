@@ -8,6 +8,7 @@ from wsinspect.diagnose.stacks._match import (
     refused,
 )
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
+from wsinspect.diagnose.stacks._site import SITE, site_error_page
 
 ALLOW_ORIGIN = Snippet(
     "go",
@@ -39,6 +40,13 @@ STACK = StackRecord(
             body_matches(r"^(Forbidden|Bad Request|Method Not Allowed)\n$"),
         ),
         Signal("Go http.Error headers (text/plain; charset=utf-8, nosniff)", 0.1, go_http_error),
+    ),
+    site_signals=(
+        Signal(
+            SITE + "Go net/http's 404 page not found",
+            0.15,
+            site_error_page(r"^404 page not found\n$"),
+        ),
     ),
     fixes={
         "origin-rejected": ALLOW_ORIGIN,

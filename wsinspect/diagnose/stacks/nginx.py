@@ -2,6 +2,7 @@
 
 from wsinspect.diagnose.stacks._match import body_matches, header_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
+from wsinspect.diagnose.stacks._site import SITE, site_error_page, site_server
 
 FORWARD_UPGRADE = Snippet(
     "nginx",
@@ -31,6 +32,10 @@ STACK = StackRecord(
     signals=(
         Signal("Server: nginx", 0.9, header_matches("Server", r"^nginx")),
         Signal("nginx error page (<center>nginx</center>)", 0.9, body_matches(r"<center>nginx")),
+    ),
+    site_signals=(
+        Signal(SITE + "Server: nginx", 0.4, site_server(r"^nginx")),
+        Signal(SITE + "nginx error page", 0.45, site_error_page(r"<center>nginx")),
     ),
     fixes={
         "origin-rejected": Snippet(

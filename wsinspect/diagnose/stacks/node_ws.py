@@ -3,6 +3,7 @@
 from wsinspect.diagnose.facts import Facts
 from wsinspect.diagnose.stacks._match import body_matches, both, cross_origin, status_is
 from wsinspect.diagnose.stacks._record import Refusal, Signal, Snippet, StackRecord
+from wsinspect.diagnose.stacks._site import SITE, site_error_page, site_powered_by
 
 
 def abort_handshake(f: Facts) -> bool:
@@ -54,6 +55,12 @@ STACK = StackRecord(
             "origin-rejected",
             "a Node ws verifyClient refuses with 401, and the Origin is cross-origin",
             both(status_is(401), cross_origin),
+        ),
+    ),
+    site_signals=(
+        Signal(SITE + "X-Powered-By: Express", 0.2, site_powered_by(r"^Express$")),
+        Signal(
+            SITE + "Express's 404 (Cannot GET …)", 0.2, site_error_page(r"<pre>Cannot [A-Z]+ /")
         ),
     ),
     fixes={

@@ -2,6 +2,7 @@
 
 from wsinspect.diagnose.stacks._match import header_matches, path_has
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
+from wsinspect.diagnose.stacks._site import SITE, site_cookie, site_server
 
 ALLOW_ORIGIN = Snippet(
     "elixir",
@@ -29,6 +30,14 @@ STACK = StackRecord(
             "cache-control: max-age=0, private, must-revalidate in lowercase (Plug)",
             0.4,
             lambda f: ("cache-control", "max-age=0, private, must-revalidate") in f.response,
+        ),
+    ),
+    site_signals=(
+        Signal(SITE + "Server: Cowboy or Bandit", 0.45, site_server(r"^(Cowboy|Bandit)")),
+        Signal(
+            SITE + "a _<app>_key session cookie (Plug.Session)",
+            0.4,
+            site_cookie(r"_[A-Za-z0-9_]+_key"),
         ),
     ),
     fixes={"origin-rejected": ALLOW_ORIGIN, "cross-origin-accepted": ALLOW_ORIGIN},

@@ -2,6 +2,7 @@
 
 from wsinspect.diagnose.stacks._match import header_matches, websockets_body
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
+from wsinspect.diagnose.stacks._site import SITE, site_server
 
 ALLOW_ORIGIN = Snippet(
     "python",
@@ -26,6 +27,7 @@ STACK = StackRecord(
         ),
         Signal("Server: … websockets/…", 0.6, header_matches("Server", r"\bwebsockets/")),
     ),
+    site_signals=(Signal(SITE + "Server: … websockets/…", 0.45, site_server(r"\bwebsockets/")),),
     fixes={
         "origin-rejected": ALLOW_ORIGIN,
         "cross-origin-accepted": ALLOW_ORIGIN,

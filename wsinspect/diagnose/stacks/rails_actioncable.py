@@ -9,6 +9,7 @@ from wsinspect.diagnose.stacks._match import (
     with_origin,
 )
 from wsinspect.diagnose.stacks._record import Refusal, Signal, Snippet, StackRecord
+from wsinspect.diagnose.stacks._site import SITE, site_cookie, site_error_page
 
 ALLOW_ORIGIN = Snippet(
     "ruby",
@@ -38,6 +39,16 @@ STACK = StackRecord(
             "origin-rejected",
             "ActionCable answers a refused Origin with 404 Page not found",
             both(status_is(404), with_origin),
+        ),
+    ),
+    site_signals=(
+        Signal(
+            SITE + "a _<app>_session cookie (Rails)", 0.45, site_cookie(r"_[A-Za-z0-9_]+_session")
+        ),
+        Signal(
+            SITE + "Rails' 404 page",
+            0.5,
+            site_error_page(r"The page you were looking for doesn.t exist"),
         ),
     ),
     fixes={

@@ -9,6 +9,7 @@ from wsinspect.diagnose.stacks._match import (
     with_origin,
 )
 from wsinspect.diagnose.stacks._record import Refusal, Signal, Snippet, StackRecord
+from wsinspect.diagnose.stacks._site import SITE, site_cookie, site_powered_by
 
 ALLOW_ORIGIN = Snippet(
     "javascript",
@@ -47,6 +48,10 @@ STACK = StackRecord(
             "Socket.IO's allowRequest refused the upgrade (400 with its message)",
             both(status_is(400), with_origin, lambda f: not f.body.startswith("{")),
         ),
+    ),
+    site_signals=(
+        Signal(SITE + "X-Powered-By: Express", 0.2, site_powered_by(r"^Express$")),
+        Signal(SITE + "an io cookie (Socket.IO 2)", 0.45, site_cookie(r"io")),
     ),
     fixes={
         "origin-rejected": ALLOW_ORIGIN,

@@ -2,6 +2,7 @@
 
 from wsinspect.diagnose.stacks._match import path_has
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
+from wsinspect.diagnose.stacks._site import SITE, site_cookie, site_error_page
 
 ALLOW_ORIGIN = Snippet(
     "java",
@@ -35,6 +36,21 @@ STACK = StackRecord(
             "SockJS path …/{server}/{session}/websocket",
             0.3,
             path_has(r"/\d+/[^/]+/websocket$"),
+        ),
+    ),
+    site_signals=(
+        Signal(
+            SITE + "JSESSIONID cookie (a Java servlet container)", 0.3, site_cookie(r"JSESSIONID")
+        ),
+        Signal(
+            SITE + "Spring Boot's Whitelabel Error Page",
+            0.6,
+            site_error_page(r"<h1>Whitelabel Error Page</h1>"),
+        ),
+        Signal(
+            SITE + "Spring Boot's JSON error body",
+            0.45,
+            site_error_page(r'^\{"timestamp":"[^"]*","status":\d{3},"error":"'),
         ),
     ),
     fixes={

@@ -2,6 +2,7 @@
 
 from wsinspect.diagnose.stacks._match import empty_refusal, header_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
+from wsinspect.diagnose.stacks._site import SITE, site_error_page, site_server
 
 ALLOW_ORIGIN = Snippet(
     "python",
@@ -48,6 +49,18 @@ STACK = StackRecord(
                 and f.handshake.response is not None
                 and not f.handshake.response.reason
             ),
+        ),
+    ),
+    site_signals=(
+        Signal(
+            SITE + "server: uvicorn (an ASGI server: Starlette, FastAPI, Django, Litestar…)",
+            0.3,
+            site_server(r"^uvicorn$"),
+        ),
+        Signal(
+            SITE + "FastAPI's JSON 404 (detail: Not Found)",
+            0.45,
+            site_error_page(r'^\{"detail":"Not Found"\}$'),
         ),
     ),
     fixes={
