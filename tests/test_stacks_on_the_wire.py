@@ -1,0 +1,104 @@
+"""Issue 15's targets on the wire: every researched stack's real answers, replayed verbatim
+through our proxy, diagnosed as a user sees them, against tests/fixtures/stacks/*/expected.toml.
+
+Targets: each stack recognised from its own refusal (confidence >= 0.8) where its answer can
+tell; the first fix uses that stack's knob; where the answer cannot name the stack, the first
+fix is the neutral one and no other stack is claimed; no healthy handshake flagged.
+An expectation our code does not meet yet carries ``not_yet = [targets]`` and runs as a strict
+xfail: whoever makes it pass must remove the flag. ``python -m tests.stack_wire`` prints the
+counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from tests import stack_wire as wire
+from tests.stack_wire import Expected, Outcome, Target
+
+EXPECTED = wire.everything()
+
+
+def expectations(target: Target) -> Iterator[object]:
+    for expected in EXPECTED:
+        if not wire.applies(target, expected):
+            continue
+        marks = []
+        if target in expected.not_yet:
+            marks.append(pytest.mark.xfail(strict=True, reason=f"not yet: {target}"))
+        yield pytest.param(expected, id=expected.id, marks=marks)
+
+
+@pytest.fixture(scope="module")
+def outcomes() -> dict[str, Outcome]:
+    """Every captured handshake answer through one real proxy, each case on its own port."""
+    return asyncio.run(wire.replay_all(wire.handshake_cases()))
+
+
+def outcome_of(outcomes: dict[str, Outcome], expected: Expected) -> Outcome:
+    assert expected.id in outcomes, f"{expected.id}: no such handshake fixture"
+    return outcomes[expected.id]
+
+
+@pytest.mark.parametrize("expected", expectations("code"))
+def test_the_finding_is_the_right_one(expected: Expected, outcomes: dict[str, Outcome]) -> None:
+    problem = wire.check_code(expected, outcome_of(outcomes, expected))
+    assert not problem, f"{expected.id}: {problem} ({expected.note})"
+
+
+@pytest.mark.parametrize("expected", expectations("stack"))
+def test_the_stack_is_named_only_when_its_answer_tells(
+    expected: Expected, outcomes: dict[str, Outcome]
+) -> None:
+    problem = wire.check_stack(expected, outcome_of(outcomes, expected))
+    assert not problem, f"{expected.id}: {problem} ({expected.note})"
+
+
+@pytest.mark.parametrize("expected", expectations("fix"))
+def test_the_first_fix_is_the_stacks_own_or_the_neutral_one(
+    expected: Expected, outcomes: dict[str, Outcome]
+) -> None:
+    problem = wire.check_fix(expected, outcome_of(outcomes, expected))
+    assert not problem, f"{expected.id}: {problem} ({expected.note})"
+
+
+def test_the_proxy_recorded_each_answer_as_captured(outcomes: dict[str, Outcome]) -> None:
+    """The harness itself: what the proxy recorded is the fixture's status line and headers,
+    names spelled and ordered as the server sent them (else nothing above means anything)."""
+    for case_id, outcome in outcomes.items():
+        answer = outcome.case.answer
+        handshake = outcome.handshake
+        assert handshake is not None, f"{case_id}: {outcome.problem}"
+        if not answer:
+            assert handshake.response is None and handshake.error, case_id
+            continue
+        head = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+        assert handshake.response is not None, f"{case_id}: {handshake.error}"
+        assert handshake.response.status == int(head[0].split(" ")[1]), case_id
+        names = [line.split(":", 1)[0] for line in head[1:]]
+        assert [k for k, _ in handshake.response.headers] == names, case_id
+
+
+def test_every_captured_answer_has_its_request_and_expectation() -> None:
+    """A new fixture needs the request it answered (stack_wire.requests_for) and, when that
+    was an upgrade, what a user should get (expected.toml); every healthy answer is ok."""
+    for stack in wire.stacks():
+        requests = wire.requests_for(stack)
+        expected = wire.load_expectations(stack)
+        info = wire.stack_info(stack)
+        assert {"name", "kind", "version", "refusal", "knob", "docs"} <= info.keys(), stack
+        assert info["kind"] in ("server", "proxy"), stack
+        names = wire.fixture_names(stack)
+        for name in names:
+            assert name in requests, f"{stack}/{name}: which request did it answer?"
+            if requests[name].is_upgrade:
+                assert name in expected, f"{stack}/{name}: no expectation in expected.toml"
+        for name, e in expected.items():
+            assert name in names and requests[name].is_upgrade, f"{stack}/{name}: no handshake"
+            assert set(e.not_yet) <= set(wire.TARGETS), f"{stack}/{name}: {e.not_yet}"
+            assert e.codes or e.verdict in ("error", "warning"), f"{stack}/{name}: what finding?"
+            if name.startswith("healthy") or name.startswith("proxied_101"):
+                assert e.codes == ("ok",), f"{stack}/{name}: a healthy handshake must be ok"
