@@ -53,15 +53,11 @@ class _Distinct:
         self._seen: dict[str, None] = {}
         self.values: tuple[str, ...] = ()
 
-    def add(self, value: str) -> bool:
-        if not value or len(self._seen) >= self.limit or value in self._seen:
-            return False
+    def add(self, value: str) -> None:
         value = value[:MAX_TEXT]
-        if value in self._seen:  # a long value cut to one already kept
-            return False
-        self._seen[value] = None
-        self.values = (*self.values, value)
-        return True
+        if value and len(self._seen) < self.limit and value not in self._seen:
+            self._seen[value] = None
+            self.values = (*self.values, value)
 
 
 class _Site:
