@@ -549,7 +549,8 @@ def shown_names(diagnosis: Diagnosis) -> list[str]:
     if stack is None or stack.confidence < BAR or stack.name == "unknown":
         return []
     behind = [e.split(":", 1)[0].removeprefix("behind ") for e in stack.evidence]
-    return [stack.name, *(b for b in behind if b != stack.name and len(b) < 60)]
+    behind = [b for e, b in zip(stack.evidence, behind, strict=True) if e.startswith("behind ")]
+    return [stack.name, *(b for b in behind if b != stack.name)]
 
 
 def check_code(expected: Expected, outcome: Outcome) -> str:
@@ -638,7 +639,13 @@ def baseline(outcomes: dict[str, Outcome]) -> dict[str, tuple[int, int]]:
     def met(check: str, group: list[Expected]) -> tuple[int, int]:
         return sum(not CHECKS[check](e, outcomes[e.id]) for e in group), len(group)
 
+    heads = [h for stack in stacks() if (h := headline(stack)) is not None and h.id in outcomes]
+    named = [h for h in heads if h.recognised]
+    unnamed = [h for h in heads if not h.recognised]
     return {
+        "stacks named by their own refusal": met("stack", named),
+        "stacks whose first fix uses their knob": met("fix", [h for h in named if h.knobs]),
+        "stacks not nameable: neutral first fix": met("fix", unnamed),
         "right finding code": met("code", refusals),
         "recognised >= 0.8 (where its answer can tell)": met("stack", recognised),
         "first fix uses the stack's knob": met("fix", [e for e in recognised if e.knobs]),
@@ -648,10 +655,52 @@ def baseline(outcomes: dict[str, Outcome]) -> dict[str, tuple[int, int]]:
     }
 
 
+def headline(stack: str) -> Expected | None:
+    """The stack's own refusal: the first case its expected.toml lists."""
+    return next(iter(load_expectations(stack).values()), None)
+
+
+def table(outcomes: dict[str, Outcome]) -> list[str]:
+    """docs/stacks.md's rows: each stack's own refusal, and what the diagnosis made of it."""
+    rows = [
+        "| stack (fixtures) | version | refusal on the wire | named by it? | recognised |"
+        " first fix | knob it should use | met |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for stack in stacks():
+        info, e = stack_info(stack), headline(stack)
+        if e is None:
+            continue
+        d = outcomes[e.id].diagnosis
+        said = "no answer" if d is None else "—"
+        if d is not None and d.stack is not None and d.stack.name != "unknown":
+            said = f"{d.stack.name} {d.stack.confidence:.2f}"
+            said += "".join(f", behind {n}" for n in shown_names(d)[1:])
+        fix = "—" if d is None or first_fix_of(d) is None else first_fix_of(d)[0]  # type: ignore[index]
+        named = "yes" if e.recognised else "no: " + (", ".join(e.may_be) or "neutral fix")
+        cases = [x for x in load_expectations(stack).values() if x.id in outcomes]
+        checks = [(t, x) for x in cases for t in TARGETS if applies(t, x)]
+        met = sum(not CHECKS[t](x, outcomes[x.id]) for t, x in checks)
+        cells = [
+            f"{info['name']} (`{stack}`)",
+            info["version"],
+            info["refusal"].replace("|", "\\|"),
+            f"{named} ({e.case})",
+            said,
+            fix,
+            info["knob"].replace("|", "\\|"),
+            f"{met}/{len(checks)}",
+        ]
+        rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
 def main() -> None:
     outcomes = asyncio.run(replay_all(handshake_cases()))
     for label, (ok, of) in baseline(outcomes).items():
         print(f"{label:48} {ok:4} / {of}")
+    if "--table" in sys.argv:
+        print("\n".join(table(outcomes)))
     if "-v" in sys.argv:
         for e in everything():
             o = outcomes.get(e.id)
