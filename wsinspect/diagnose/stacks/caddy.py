@@ -1,4 +1,9 @@
-"""Caddy's reverse_proxy: forwards WebSocket upgrades by itself."""
+"""Caddy's reverse_proxy: forwards WebSocket upgrades by itself.
+
+It adds its own ``Server: Caddy`` next to the backend's (two Server headers) and writes header
+names in Go's canonical form (``Sec-Websocket-Accept``); when the backend is unreachable it
+answers an empty 502.
+"""
 
 from wsinspect.diagnose.stacks._match import header_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
@@ -17,6 +22,26 @@ STACK = StackRecord(
             "# Caddy forwards WebSocket upgrades by itself; remove any header_up that drops them.\n"
             "reverse_proxy {{path}}* localhost:8080",
             knob="reverse_proxy {{path}}* localhost:8080  # no header_up dropping Upgrade",
+        ),
+        "upstream-failed": Snippet(
+            "caddyfile",
+            "# Caddy's empty 502: it could not reach the upstream (its log says why, e.g.\n"
+            '# "dial tcp 127.0.0.1:8080: connect: connection refused")\n'
+            "reverse_proxy {{path}}* 127.0.0.1:8080  # the running WebSocket server",
+            knob="reverse_proxy {{path}}* 127.0.0.1:8080  # the running WebSocket server",
+        ),
+        "closed-abnormally": Snippet(
+            "caddyfile",
+            """\
+reverse_proxy {{path}}* 127.0.0.1:8080 {
+    transport http {
+        # read_timeout also bounds an idle upgraded connection: remove it, or raise it
+        read_timeout 1h
+    }
+    # Caddy >= 2.7: stream_timeout bounds every upgraded connection; a config reload closes
+    # them unless stream_close_delay keeps them open, e.g. stream_close_delay 5m
+}""",
+            knob="transport http { read_timeout 1h }  # bounds idle upgraded connections too",
         ),
     },
 )

@@ -1,7 +1,19 @@
-"""HAProxy: forwards upgrades in mode http; ``timeout tunnel`` bounds an upgraded connection."""
+"""HAProxy: forwards upgrades in mode http; ``timeout tunnel`` bounds an upgraded connection.
 
+It relays the backend's answer with every header name in lower case and adds no Server of its
+own; its own 503 ("No server is available to handle this request.") has no Server and no Date.
+"""
+
+from wsinspect.diagnose.facts import Facts
 from wsinspect.diagnose.stacks._match import body_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
+
+
+def lowercase_names(f: Facts) -> bool:
+    """Every header name in lower case (HAProxy's HTX; Node and HTTP/2 gateways do it too)."""
+    names = [k for k, _ in f.response]
+    return len(names) >= 3 and all(k == k.lower() for k in names)
+
 
 STACK = StackRecord(
     name="HAProxy",
@@ -16,18 +28,30 @@ STACK = StackRecord(
                 r"No server is available to handle this request|The server didn't respond in time"
             ),
         ),
+        Signal("every header name in lower case", 0.3, lowercase_names),
     ),
     fixes={
         "upgrade-headers-missing": Snippet(
             "haproxy",
-            "# HAProxy forwards upgrades by itself; keep upgraded connections open:\n"
+            "# HAProxy forwards upgrades by itself in mode http: look for an http-request rule\n"
+            "# that deletes Upgrade/Connection; keep upgraded connections open:\n"
             "defaults\n    timeout tunnel 1h",
             knob="defaults: timeout tunnel 1h  # forwards upgrades by itself in mode http",
         ),
+        "upstream-failed": Snippet(
+            "haproxy",
+            """\
+# 503 "No server is available": every server of the backend is down, refused, or failed its check
+backend be_ws
+    server ws1 127.0.0.1:8080 check  # the running WebSocket server""",
+            knob="backend be_ws: server ws1 127.0.0.1:8080 check  # the running WebSocket server",
+        ),
         "closed-abnormally": Snippet(
             "haproxy",
-            "defaults\n    timeout tunnel 1h  # idle upgraded connections",
-            knob="defaults: timeout tunnel 1h",
+            """\
+defaults  # or the backend: a frontend ignores timeout tunnel (with a warning)
+    timeout tunnel 1h  # idle upgraded connections; else timeout client/server apply""",
+            knob="timeout tunnel 1h  # in defaults or the backend, not a frontend",
         ),
     },
 )
