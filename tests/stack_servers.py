@@ -192,6 +192,7 @@ class Proxy:
 
     kind: Kind
     config: str  # beside the servers, in proxies/
+    listen: str  # where the config says it listens: the port is the pattern's group
     command: Callable[[str, Path, Path], list[str]]  # (program, config, scratch dir)
     program: str
     env: Callable[[Path], dict[str, str]] = field(default=lambda _scratch: {})
@@ -201,26 +202,35 @@ PROXIES: Mapping[str, Proxy] = {
     "nginx": Proxy(
         _proxy_kind("nginx", "nginx-light"),
         "nginx.conf",
+        r"^\s*listen 127\.0\.0\.1:(\d+);",
         lambda nginx, conf, scratch: [nginx, "-p", str(scratch), "-c", str(conf)],
         "nginx",
     ),
     "apache2": Proxy(
         _proxy_kind("apache2", "apache2"),
         "apache2.conf",
+        r"^Listen 127\.0\.0\.1:(\d+)$",
         lambda apache, conf, _scratch: [apache, "-f", str(conf), "-DFOREGROUND"],
         "apache2",
     ),
     "haproxy": Proxy(
         _proxy_kind("haproxy", "haproxy"),
         "haproxy.cfg",
+        r"^\s*bind 127\.0\.0\.1:(\d+)$",
         lambda haproxy, conf, _scratch: [haproxy, "-f", str(conf), "-db"],
         "haproxy",
     ),
     "caddy": Proxy(
         _proxy_kind("caddy", "caddy"),
         "Caddyfile",
+        r"^http://127\.0\.0\.1:(\d+) \{$",
         lambda caddy, conf, _scratch: [
-            *(caddy, "run", "--config", str(conf), "--adapter", "caddyfile")
+            caddy,
+            "run",
+            "--config",
+            str(conf),
+            "--adapter",
+            "caddyfile",
         ],
         "caddy",
         lambda scratch: {"XDG_DATA_HOME": str(scratch), "XDG_CONFIG_HOME": str(scratch)},
@@ -351,20 +361,21 @@ async def _proxy(name: str) -> AsyncIterator[Running]:
             conf = scratch / proxy.config
             conf.write_text(_rewritten(text, ports, scratch))
             command = proxy.command(program, conf, scratch)
+            listeners = [ports[int(port)] for port in re.findall(proxy.listen, text, re.M)]
             async with _process(command, proxy.env(scratch)) as (process, errors):
-                first = ports[_listeners(text)[0]]
-                await _until_listening(process, first, errors, name)
-                yield Running(first, ports)
-
-
-def _listeners(config: str) -> list[int]:
-    return [int(port) for port in re.findall(r"127\.0\.0\.1:(\d+)", config)]
+                assert process.stdout is not None
+                drain = asyncio.create_task(_drain(process.stdout))
+                try:
+                    await _until_listening(listeners, errors, name)
+                    yield Running(listeners[0], ports)
+                finally:
+                    drain.cancel()
 
 
 def _moved_ports(config: str, backend: int) -> dict[int, int]:
     moved = {BACKEND_PORT: backend}
-    for port in _listeners(config):
-        moved.setdefault(port, free_port())
+    for port in re.findall(r"127\.0\.0\.1:(\d+)", config):
+        moved.setdefault(int(port), free_port())
     return moved
 
 
@@ -375,13 +386,10 @@ def _rewritten(config: str, ports: Mapping[int, int], scratch: Path) -> str:
     return text
 
 
-async def _until_listening(
-    process: asyncio.subprocess.Process, port: int, errors: Path, name: str
-) -> None:
-    assert process.stdout is not None
-    asyncio.get_running_loop().create_task(_drain(process.stdout))
+async def _until_listening(ports: list[int], errors: Path, name: str) -> None:
     try:
-        await wait_for_port(port, name, timeout=START_TIMEOUT)
+        for port in ports:
+            await wait_for_port(port, name, timeout=START_TIMEOUT)
     except AssertionError as error:
         tail = errors.read_text(errors="replace")[-600:]
         raise RuntimeError(f"{error}: {tail}") from None

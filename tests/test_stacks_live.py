@@ -145,11 +145,21 @@ Made = Handshake | str  # the handshake, or why it could not be made
 
 
 @pytest.fixture(scope="module")
-def outcomes() -> dict[str, Made]:
-    """Start every installed stack server at once, make every case's handshake through one
-    proxy of ours, stop everything; the tests then read what the user would see."""
+def outcomes(request: pytest.FixtureRequest) -> dict[str, Made]:
+    """Start the selected cases' stack servers at once, make their handshakes through one proxy
+    of ours, stop everything; the tests then read what the user would see."""
     with asyncio.Runner() as runner:
-        return runner.run(_run_all(CASES))
+        return runner.run(_run_all(_selected(request)))
+
+
+def _selected(request: pytest.FixtureRequest) -> list[Case]:
+    """The cases of the tests pytest will run here (``-k tornado`` starts Tornado alone)."""
+    chosen = set()
+    for item in request.session.items:
+        callspec = getattr(item, "callspec", None)
+        if isinstance(item, pytest.Function) and item.module is request.module and callspec:
+            chosen.add(callspec.params.get("case"))
+    return [case for case in CASES if case in chosen]
 
 
 async def _run_all(cases: list[Case]) -> dict[str, Made]:
@@ -213,7 +223,7 @@ def outcome(outcomes: dict[str, Made], case: Case) -> Handshake:
     """The case's handshake; a skip (locally) when its stack is not installed."""
     reason = missing(case.stack)
     require(f"the {case.stack} stack's real server", reason is None, reason or "")
-    made = outcomes[case.id]
+    made = outcomes.get(case.id, "not run: the case was not selected")
     assert isinstance(made, Handshake), f"{case.id}: {made}"
     return made
 
