@@ -68,10 +68,9 @@ STACK = StackRecord(
             "apache",
             """\
 # an idle upgraded connection is closed after the larger of Timeout and ProxyTimeout
-# (default 60 s); ProxyTimeout alone does not shorten it
-Timeout 3600
+# (both 60 s by default): raising ProxyTimeout lengthens it, lowering it alone does not
 ProxyTimeout 3600""",
-            knob="Timeout 3600 and ProxyTimeout 3600  # idle upgraded connections (default 60 s)",
+            knob="ProxyTimeout 3600  # idle tunnels last the larger of it and Timeout (60 s)",
         ),
     },
 )

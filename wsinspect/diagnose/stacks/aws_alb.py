@@ -25,6 +25,12 @@ STACK = StackRecord(
             "TCP/SSL listener.",
             knob="an HTTP/HTTPS listener (a Classic ELB: TCP/SSL)",
         ),
+        "upstream-failed": Snippet(
+            "text",
+            "503: the target group has no healthy target (its health check must pass); 502: a "
+            "target closed the connection or answered something that is not HTTP.",
+            knob="healthy targets in the target group (503: none passes its health check)",
+        ),
         "closed-abnormally": Snippet(
             "text",
             "Raise the load balancer's idle timeout (default 60 s), or send pings.",

@@ -24,5 +24,18 @@ STACK = StackRecord(
             "Dashboard → Network → WebSockets: On.",
             knob="Dashboard → Network → WebSockets: On",
         ),
+        "upstream-failed": Snippet(
+            "text",
+            "Cloudflare got no answer from your origin: check that the origin server runs and "
+            "accepts connections from Cloudflare's addresses (its error page names the cause).",
+            knob="the origin server must run and accept Cloudflare's addresses",
+        ),
+        "closed-abnormally": Snippet(
+            "text",
+            "Cloudflare closes a WebSocket that stays idle for about 100 s (and drops sockets "
+            "when it restarts its own servers): send a ping or a heartbeat message every 30 s, "
+            "and reconnect when the socket closes.",
+            knob="a heartbeat every 30 s; reconnect on close (idle limit ~100 s)",
+        ),
     },
 )

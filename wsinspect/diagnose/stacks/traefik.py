@@ -1,4 +1,8 @@
-"""Traefik: forwards upgrades by itself; a router must match the path."""
+"""Traefik: forwards upgrades by itself; a router must match the path.
+
+Its own answers are Go's bare texts (``404 page not found``, ``Bad Gateway``) with no Server
+header: weak evidence alone, since other Go servers write the same.
+"""
 
 from wsinspect.diagnose.stacks._match import body_matches, both, status_is
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
@@ -26,6 +30,30 @@ STACK = StackRecord(
             "# Traefik forwards upgrades by itself: check middlewares that rewrite "
             "Connection/Upgrade.",
             knob="no middleware rewriting Connection/Upgrade (Traefik forwards upgrades itself)",
+        ),
+        "upstream-failed": Snippet(
+            "yaml",
+            """\
+# Traefik's 502 "Bad Gateway": the service's server did not answer (504: not in time)
+http:
+  services:
+    ws:
+      loadBalancer:
+        servers:
+          - url: "http://127.0.0.1:8080"  # the running WebSocket server""",
+            knob='loadBalancer: servers: [{url: "http://127.0.0.1:8080"}]  # the running server',
+        ),
+        "closed-abnormally": Snippet(
+            "yaml",
+            """\
+# since v2.11.2 / v3.0.1 an entry point's readTimeout (default 60s) also ends WebSockets
+entryPoints:
+  websecure:
+    transport:
+      respondingTimeouts:
+        readTimeout: 0s   # zero: no limit
+        idleTimeout: 3600s""",
+            knob="entryPoints.<name>.transport.respondingTimeouts.readTimeout: 0s  # default 60s",
         ),
         "not-found": Snippet(
             "yaml",
