@@ -323,26 +323,36 @@ def handshake_cases() -> list[Case]:
     return cases
 
 
-async def answering(case: Case) -> asyncio.Server:
-    """A server that reads one request head and answers with the captured bytes verbatim."""
-    answer, ending = case.answer, case.ending
+async def serve(case: Case, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Read one request head, answer with the captured bytes verbatim, end as the server did."""
+    ending = case.ending
+    with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        writer.write(case.answer)
+        await writer.drain()
+        if ending == "reset":
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+            return
+        if ending == "answer":
+            await asyncio.wait_for(reader.read(1024), 5)
+        elif ending == "open":
+            while await asyncio.wait_for(reader.read(1024), 30):
+                pass
+    writer.close()
+
+
+async def answering(*cases: Case) -> asyncio.Server:
+    """A server answering its connections in turn, each with the next case's captured bytes."""
+    turns = iter(cases)
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, TimeoutError):
-            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-            writer.write(answer)
-            await writer.drain()
-            if ending == "reset":
-                sock = writer.get_extra_info("socket")
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                writer.transport.abort()
-                return
-            if ending == "answer":
-                await asyncio.wait_for(reader.read(1024), 5)
-            elif ending == "open":
-                while await asyncio.wait_for(reader.read(1024), 30):
-                    pass
-        writer.close()
+        case = next(turns, None)
+        if case is None:
+            writer.close()
+            return
+        await serve(case, reader, writer)
 
     return await asyncio.start_server(handle, "127.0.0.1", 0)
 
@@ -397,12 +407,19 @@ class Outcome:
     problem: str = ""
 
 
-async def replay(capture: Any, case: Case, servers: list[asyncio.Server]) -> Outcome:
+async def replay(
+    capture: Any, case: Case, servers: list[asyncio.Server], pages: tuple[Case, ...] = ()
+) -> Outcome:
     """One case, on a port of its own (kept until every case is done, so that no other case
-    gets it): the proxy learns nothing about this case from the others."""
-    server = await answering(case)
+    gets it): the proxy learns nothing about this case from the others. ``pages``: the same
+    site's other answers, fetched through the proxy first, as a browser loads the page."""
+    server = await answering(*pages, case)
     servers.append(server)
     port = server.sockets[0].getsockname()[1]
+    for page in pages:
+        seen = await browse(capture.port, port, page.request)
+        if seen.writer is not None:
+            seen.writer.close()
     exchange = Exchange()
     try:
         exchange = await browse(capture.port, port, case.request)
@@ -435,28 +452,43 @@ async def recorded(capture: Any, port: int, expect_close: bool) -> Handshake | N
     return mine()
 
 
-async def replay_all(cases: Iterable[Case], parallel: int = 8) -> dict[str, Outcome]:
-    """Every case through one proxy, a few at a time."""
+def site_pages(stack: str) -> tuple[Case, ...]:
+    """The stack's captured answers to plain requests (pages, 404s, polling): its site."""
+    requests = requests_for(stack)
+    names = [n for n in fixture_names(stack) if n in requests and not requests[n].is_upgrade]
+    return tuple(Case(stack, name, requests[name]) for name in names)
+
+
+async def replay_all(
+    cases: Iterable[Case], sites: Iterable[Case] = (), parallel: int = 16
+) -> dict[str, Outcome]:
+    """Every case through one proxy, a few at a time; each of ``sites`` after its stack's pages
+    (its outcome under ``<stack>/site``)."""
     from tests.conftest import start_capture
 
     capture = await start_capture(answer_timeout=1.0)
     gate = asyncio.Semaphore(parallel)
     servers: list[asyncio.Server] = []
 
-    async def one(case: Case) -> Outcome:
+    async def one(key: str, case: Case, pages: tuple[Case, ...]) -> tuple[str, Outcome]:
         async with gate:
             try:
-                return await replay(capture, case, servers)
+                return key, await replay(capture, case, servers, pages)
             except Exception as error:  # one broken case must not hide the others
-                return Outcome(case, None, None, f"replay failed: {error!r}")
+                return key, Outcome(case, None, None, f"replay failed: {error!r}")
 
+    runs = [one(case.id, case, ()) for case in cases]
+    runs += [one(f"{case.stack}/{SITE}", case, site_pages(case.stack)) for case in sites]
     try:
-        outcomes = await asyncio.gather(*(one(case) for case in cases))
+        outcomes = await asyncio.gather(*runs)
     finally:
         for server in servers:
             server.close()
         await capture.stop()
-    return {o.case.id: o for o in outcomes}
+    return dict(outcomes)
+
+
+SITE = "site"  # expected.toml's [site]: the headline refusal after the site's own pages
 
 
 # -- what a user should get -------------------------------------------------------------------
@@ -482,6 +514,7 @@ class Expected:
     not_yet: tuple[Target, ...]
     note: str = ""
     aliases: tuple[str, ...] = field(default=())
+    replays: str = ""  # the captured case it judges ([site] judges one of the file's again)
 
     @property
     def id(self) -> str:
@@ -498,31 +531,43 @@ def _tuple(value: object) -> tuple[str, ...]:
 
 
 def load_expectations(stack: str) -> dict[str, Expected]:
-    path = FIXTURES / stack / "expected.toml"
-    if not path.exists():
-        return {}
-    data = tomllib.loads(path.read_text())
-    result = {}
-    for case, spec in data.get("cases", {}).items():
-        codes = _tuple(spec.get("code"))
-        verdict = spec.get("verdict") or ("ok" if codes == ("ok",) else "error")
-        not_yet = spec.get("not_yet", False)
-        result[case] = Expected(
-            stack=stack,
-            case=case,
-            name=spec.get("name", data["name"]),
-            kind=spec.get("kind", data["kind"]),
-            codes=codes,
-            verdict=verdict,
-            not_codes=_tuple(spec.get("not_code")),
-            recognised=bool(spec.get("recognised", False)),
-            may_be=_tuple(spec.get("may_be")),
-            knobs=_tuple(spec.get("knob")),
-            not_yet=TARGETS if not_yet is True else tuple(_tuple(not_yet or None)),  # type: ignore[arg-type]
-            note=spec.get("note", ""),
-            aliases=_tuple(spec.get("aliases", data.get("aliases"))),
-        )
-    return result
+    """expected.toml's cases, by name."""
+    data = stack_info(stack)
+    return {
+        case: _expected(stack, case, spec, data) for case, spec in data.get("cases", {}).items()
+    }
+
+
+def load_site(stack: str) -> Expected | None:
+    """expected.toml's [site]: a case of the file again, judged after the site's own pages were
+    seen (the stack named there even when the answer alone cannot name it)."""
+    data = stack_info(stack)
+    site = data.get("site")
+    if site is None:
+        return None
+    spec = {**data["cases"][site["case"]], "recognised": True, "not_yet": False, **site}
+    return _expected(stack, SITE, spec, data)
+
+
+def _expected(stack: str, case: str, spec: dict[str, Any], data: dict[str, Any]) -> Expected:
+    codes = _tuple(spec.get("code"))
+    not_yet = spec.get("not_yet", False)
+    return Expected(
+        stack=stack,
+        case=case,
+        name=spec.get("name", data["name"]),
+        kind=spec.get("kind", data["kind"]),
+        codes=codes,
+        verdict=spec.get("verdict") or ("ok" if codes == ("ok",) else "error"),
+        not_codes=_tuple(spec.get("not_code")),
+        recognised=bool(spec.get("recognised", False)),
+        may_be=_tuple(spec.get("may_be")),
+        knobs=_tuple(spec.get("knob")),
+        not_yet=TARGETS if not_yet is True else tuple(_tuple(not_yet or None)),  # type: ignore[arg-type]
+        note=spec.get("note", ""),
+        aliases=_tuple(spec.get("aliases", data.get("aliases"))),
+        replays=spec.get("case", case),
+    )
 
 
 def stack_info(stack: str) -> dict[str, Any]:
@@ -626,6 +671,15 @@ def applies(target: Target, expected: Expected) -> bool:
 
 def everything() -> list[Expected]:
     return [e for stack in stacks() for e in load_expectations(stack).values()]
+
+
+def every_site() -> list[Expected]:
+    return [e for stack in stacks() if (e := load_site(stack)) is not None]
+
+
+def site_cases() -> list[Case]:
+    """The cases [site] judges again, after their site's pages."""
+    return [Case(e.stack, e.replays, requests_for(e.stack)[e.replays]) for e in every_site()]
 
 
 def baseline(outcomes: dict[str, Outcome]) -> dict[str, tuple[int, int]]:

@@ -20,10 +20,11 @@ from tests import stack_wire as wire
 from tests.stack_wire import Expected, Outcome, Target
 
 EXPECTED = wire.everything()
+SITES = wire.every_site()
 
 
-def expectations(target: Target) -> Iterator[object]:
-    for expected in EXPECTED:
+def expectations(target: Target, among: list[Expected] = EXPECTED) -> Iterator[object]:
+    for expected in among:
         if not wire.applies(target, expected):
             continue
         marks = []
@@ -34,8 +35,9 @@ def expectations(target: Target) -> Iterator[object]:
 
 @pytest.fixture(scope="module")
 def outcomes() -> dict[str, Outcome]:
-    """Every captured handshake answer through one real proxy, each case on its own port."""
-    return asyncio.run(wire.replay_all(wire.handshake_cases()))
+    """Every captured handshake answer through one real proxy, each case on its own port; and
+    the [site] ones again, each after its site's own pages."""
+    return asyncio.run(wire.replay_all(wire.handshake_cases(), wire.site_cases()))
 
 
 def outcome_of(outcomes: dict[str, Outcome], expected: Expected) -> Outcome:
@@ -59,6 +61,24 @@ def test_the_stack_is_named_only_when_its_answer_tells(
 
 @pytest.mark.parametrize("expected", expectations("fix"))
 def test_the_first_fix_is_the_stacks_own_or_the_neutral_one(
+    expected: Expected, outcomes: dict[str, Outcome]
+) -> None:
+    problem = wire.check_fix(expected, outcome_of(outcomes, expected))
+    assert not problem, f"{expected.id}: {problem} ({expected.note})"
+
+
+@pytest.mark.parametrize("expected", expectations("stack", SITES))
+def test_the_sites_own_pages_name_the_stack(
+    expected: Expected, outcomes: dict[str, Outcome]
+) -> None:
+    """Issue 15 item 3: the host's other answers (Server, X-Powered-By, error pages) name the
+    stack its refusal alone cannot (uvicorn's empty 403 under FastAPI, Litestar, Channels)."""
+    problem = wire.check_stack(expected, outcome_of(outcomes, expected))
+    assert not problem, f"{expected.id}: {problem} ({expected.note})"
+
+
+@pytest.mark.parametrize("expected", expectations("fix", SITES))
+def test_the_site_named_stack_leads_with_its_fix(
     expected: Expected, outcomes: dict[str, Outcome]
 ) -> None:
     problem = wire.check_fix(expected, outcome_of(outcomes, expected))
@@ -102,3 +122,7 @@ def test_every_captured_answer_has_its_request_and_expectation() -> None:
             assert e.codes or e.verdict in ("error", "warning"), f"{stack}/{name}: what finding?"
             if name.startswith("healthy") or name.startswith("proxied_101"):
                 assert e.codes == ("ok",), f"{stack}/{name}: a healthy handshake must be ok"
+        site = wire.load_site(stack)
+        if site is not None:
+            assert site.replays in expected and site.verdict != "ok", f"{stack}: [site] case"
+            assert wire.site_pages(stack), f"{stack}: [site] without pages"
