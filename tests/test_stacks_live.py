@@ -1,15 +1,18 @@
 """Every stack's real server, live, through our real proxy: what a user sees of its refusal.
 
 For each stack in tests/servers/stacks: the server's own Origin refusal (Origin
-http://evil.example, the one its knob is configured to refuse) must read as an error with the
-right finding code, and its healthy upgrade (Origin http://allowed.example) must read as ok. A
-reverse proxy refuses nothing by Origin: its cases are its own failures (no upgrade config, the
-backend down) and the upgrade it proxies. Where tests/fixtures/stacks/<stack>/expected.toml says
-which stack the answer must be recognised as (``name``, confidence >= 0.8) and which knob the
-first fix must use (``knob``), that is checked too; what it marks ``not_yet`` is a strict xfail.
+http://evil.example, the one its knob is configured to refuse) and its healthy upgrade (Origin
+http://allowed.example). A reverse proxy refuses nothing by Origin: its cases are its own
+failures (no upgrade config, the backend down) and the upgrades it proxies. Each case is judged
+as tests/fixtures/stacks/<stack>/expected.toml says, with tests/stack_wire.py's checks (the ones
+the replayed captures get): the first finding's code, the stack recognised (confidence >= 0.8)
+or honestly not, the first fix in that stack's knob or the neutral one; what it marks
+``not_yet`` is a strict xfail. A case it does not list must still read as an error with the
+finding named here, or as ok.
 
-The same requests made these fixtures (tests/servers/stacks/capture.py): a case is named after
-its capture. All servers start at once and every handshake is made once, for the module.
+The same requests made the fixtures (tests/servers/stacks/capture.py): a case is named after
+its capture, and the live answer must still have the captured status. The selected cases'
+servers start at once and every handshake is made once, for the module.
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Origin
 
-from tests.conftest import require, start_capture, until
+from tests.conftest import Capture, require, start_capture, until
 from tests.stack_servers import PROXIES, SERVERS, Running, missing, stack_server
 from tests.stack_wire import CHECKS, TARGETS, applies, load_expectations, requests_for
 from tests.stack_wire import Case as WireCase
@@ -184,7 +187,7 @@ async def _run_all(cases: list[Case]) -> dict[str, Made]:
     }
 
 
-async def _attempt(capture: Any, case: Case, server: Running | BaseException | None) -> Made:
+async def _attempt(capture: Capture, case: Case, server: Running | BaseException | None) -> Made:
     """One handshake through the proxy, as a browser page at ``case.origin`` makes it."""
     if server is None:
         return "not installed"
@@ -203,7 +206,7 @@ async def _attempt(capture: Any, case: Case, server: Running | BaseException | N
     return handshake
 
 
-async def _hold(websocket: Any) -> None:
+async def _hold(websocket: ClientConnection) -> None:
     """Stay open like a page would, reading what the server sends, until it closes or HOLD."""
     with contextlib.suppress(ConnectionClosed, TimeoutError):
         async with asyncio.timeout(HOLD):
@@ -211,7 +214,7 @@ async def _hold(websocket: Any) -> None:
                 pass
 
 
-async def _captured(capture: Any, url: str, origin: str) -> Handshake:
+async def _captured(capture: Capture, url: str, origin: str) -> Handshake:
     def mine() -> list[Handshake]:
         return [h for h in capture.handshakes if h.url == url and h.origin == origin]
 
@@ -226,10 +229,6 @@ def outcome(outcomes: dict[str, Made], case: Case) -> Handshake:
     made = outcomes.get(case.id, "not run: the case was not selected")
     assert isinstance(made, Handshake), f"{case.id}: {made}"
     return made
-
-
-def errors(handshake: Handshake) -> list[str]:
-    return [f.code for f in diagnosis_of(handshake).findings if f.severity == "error"]
 
 
 # -- what the user sees ----------------------------------------------------------------------
@@ -249,7 +248,7 @@ def test_what_the_user_sees(outcomes: dict[str, Made], case: Case, target: str) 
         assert diagnosis.verdict == "ok", found
     else:
         assert diagnosis.verdict == "error", found
-        assert errors(handshake)[:1] == [case.code], found
+        assert [f.code for f in diagnosis.findings][:1] == [case.code], found
 
 
 @pytest.mark.parametrize("case", [pytest.param(case, id=case.id) for case in CASES])
