@@ -6,7 +6,8 @@ from wsinspect.diagnose.stacks._match import body_matches, header_matches
 from wsinspect.diagnose.stacks._record import Refusal, Signal, StackRecord
 from wsinspect.diagnose.stacks._site import SITE, site_error_page, site_server
 
-ORIGIN_MISMATCH = body_matches(r"<title>Error 403 Origin mismatch</title>|\bOrigin mismatch\b")
+# Jetty's error page for it, as HTML (<title>Error 403 …) or text (HTTP ERROR 403 …)
+ORIGIN_MISMATCH = body_matches(r"(?:Error|ERROR) 403 Origin mismatch")
 
 STACK = StackRecord(
     name="Jetty",
