@@ -18,6 +18,7 @@ import pytest
 
 from tests import stack_wire as wire
 from tests.stack_wire import Expected, Outcome, Target
+from wsinspect.model import Diagnosis, Finding, Fix, Stack
 
 EXPECTED = wire.everything()
 SITES = wire.every_site()
@@ -126,3 +127,35 @@ def test_every_captured_answer_has_its_request_and_expectation() -> None:
         if site is not None:
             assert site.replays in expected and site.verdict != "ok", f"{stack}: [site] case"
             assert wire.site_pages(stack), f"{stack}: [site] without pages"
+
+
+def test_the_checks_catch_what_the_issue_complains_of() -> None:
+    """The judge itself: another stack's snippet first, a stack named below the bar, a guess
+    named for an answer that cannot tell, a healthy handshake flagged: each is caught."""
+    tornado = wire.load_expectations("tornado")
+    refused, healthy = tornado["origin_refused"], tornado["healthy"]
+    litestar = wire.load_expectations("litestar")["origin_refused"]
+    case = wire.Case("tornado", "origin_refused", wire.requests_for("tornado")["origin_refused"])
+
+    def judged(stack: Stack | None, *fixes: Fix, code: str = "origin-rejected") -> Outcome:
+        finding = Finding(code, "error", "refused", fixes=fixes)
+        return Outcome(case, None, Diagnosis("error", stack, (finding,)))
+
+    own = Fix("Tornado", "python", "def check_origin(self, origin): ...")
+    vite = Fix("dev-server proxy (Vite, webpack-dev-server)", "javascript", "changeOrigin")
+    neutral = Fix(wire.NEUTRAL, "text", "add the page's origin to the allowed origins")
+    sure, unsure = Stack("Tornado", 0.9), Stack("Tornado", 0.6)
+    guess = Stack("Starlette/FastAPI (uvicorn)", 0.85)
+
+    assert not wire.check_stack(refused, judged(sure, own))
+    assert not wire.check_fix(refused, judged(sure, own))
+    assert wire.check_stack(refused, judged(unsure, own))
+    assert wire.check_fix(refused, judged(sure, vite, own))
+    assert wire.check_fix(refused, judged(sure, Fix("Tornado", "python", "pass")))
+    assert wire.check_code(refused, judged(sure, own, code="unauthorized"))
+    assert not wire.check_stack(litestar, judged(None, neutral))
+    assert not wire.check_fix(litestar, judged(None, neutral))
+    assert wire.check_stack(litestar, judged(guess, neutral))
+    assert wire.check_fix(litestar, judged(None, vite, neutral))
+    assert wire.check_code(healthy, judged(sure, own))
+    assert not wire.check_code(healthy, Outcome(case, None, Diagnosis("ok", sure, ())))
