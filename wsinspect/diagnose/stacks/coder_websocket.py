@@ -1,8 +1,30 @@
 """coder/websocket (formerly nhooyr.io/websocket), Go: a same-host Origin check by default."""
 
+from wsinspect.diagnose.facts import Facts
 from wsinspect.diagnose.stacks._match import body_matches, go_http_error
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
 from wsinspect.diagnose.stacks._site import SITE, site_error_page
+
+GO_101 = (
+    "Connection",
+    "Sec-Websocket-Accept",
+    "Sec-Websocket-Extensions",
+    "Sec-Websocket-Protocol",
+    "Upgrade",
+)
+
+
+def go_canonical_101(f: Facts) -> bool:
+    """coder's 101 goes through net/http: Go's canonical casing (Sec-Websocket-Accept), sorted
+    by name. gorilla and most others write the 101 by hand (Sec-WebSocket-Accept)."""
+    names = [k for k, _ in f.response]
+    return (
+        f.status == 101
+        and "Sec-Websocket-Accept" in names
+        and names == sorted(names)
+        and set(names) <= set(GO_101)
+    )
+
 
 ALLOW_ORIGIN = Snippet(
     "go",
@@ -42,6 +64,11 @@ STACK = StackRecord(
             body_matches(r"only 13 is supported"),
         ),
         Signal("Go http.Error headers (text/plain; charset=utf-8, nosniff)", 0.1, go_http_error),
+        Signal(
+            "101 in Go's canonical casing, sorted (Connection, Sec-Websocket-Accept, Upgrade)",
+            0.85,
+            go_canonical_101,
+        ),
     ),
     site_signals=(
         Signal(

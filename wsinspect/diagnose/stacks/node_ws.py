@@ -1,7 +1,18 @@
-"""Node ws: ``verifyClient`` decides the Origin, ``handleProtocols`` the subprotocol."""
+"""Node ws: ``verifyClient`` decides the Origin, ``handleProtocols`` the subprotocol.
+
+Its refusals (abortHandshake) are ws's, whatever runs it: express-ws's ``wsOptions``,
+@fastify/websocket's ``options`` and Vite's HMR server give the same bytes, so the record names the
+shared layer and its fix says where each of them takes ws's options."""
 
 from wsinspect.diagnose.facts import Facts
-from wsinspect.diagnose.stacks._match import body_matches, both, cross_origin, status_is
+from wsinspect.diagnose.stacks._match import (
+    body_matches,
+    both,
+    cross_origin,
+    header_matches,
+    refused,
+    status_is,
+)
 from wsinspect.diagnose.stacks._record import Refusal, Signal, Snippet, StackRecord
 from wsinspect.diagnose.stacks._site import SITE, site_error_page, site_powered_by
 
@@ -24,6 +35,8 @@ const wss = new WebSocketServer({
   server,
   verifyClient: (info) => allowedOrigins.has(info.origin),
 });
+// express-ws: expressWs(app, server, { wsOptions: { verifyClient } });
+// @fastify/websocket: fastify.register(websocket, { options: { verifyClient } }).
 // A verifyClient that returns true for everyone admits every site.""",
     knob='new WebSocketServer({ verifyClient: (info) => info.origin === "{{origin}}" })',
 )
@@ -39,6 +52,21 @@ STACK = StackRecord(
             "(no Date, no Server: ws's abortHandshake)",
             0.8,
             abort_handshake,
+        ),
+        Signal(
+            "Sec-WebSocket-Version: 13, 8 on a refusal (ws alone also accepts version 8)",
+            0.9,
+            both(refused, header_matches("Sec-WebSocket-Version", r"^13, 8$")),
+        ),
+        Signal(
+            "one of ws's handshake refusal messages",
+            0.6,
+            body_matches(
+                r"^(Invalid HTTP method|Missing or invalid Sec-WebSocket-Version header"
+                r"|Invalid Sec-WebSocket-Key header|Missing or invalid Upgrade header"
+                r"|Invalid Upgrade header|Invalid Sec-WebSocket-Protocol header"
+                r"|Invalid or unacceptable Sec-WebSocket-Extensions header)$"
+            ),
         ),
         Signal(
             '426 "Upgrade Required" without Date (ws answering a plain HTTP request)',
@@ -71,9 +99,11 @@ STACK = StackRecord(
             """\
 const wss = new WebSocketServer({
   server,
-  handleProtocols: (protocols) => (protocols.has("{{protocol}}") ? "{{protocol}}" : false),
+  // a Set in ws 8, an Array in ws 7 (express-ws 5): spreading serves both
+  handleProtocols: (protocols) =>
+    [...protocols].includes("{{protocol}}") ? "{{protocol}}" : false,
 });""",
-            knob='new WebSocketServer({ handleProtocols: (p) => p.has("{{protocol}}") '
+            knob='new WebSocketServer({ handleProtocols: (p) => [...p].includes("{{protocol}}") '
             '? "{{protocol}}" : false })',
         ),
     },
