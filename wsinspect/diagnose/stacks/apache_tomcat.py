@@ -14,19 +14,25 @@ from wsinspect.diagnose.stacks._site import SITE, site_cookie, site_error_page
 
 
 def no_reason_phrase(f: Facts) -> bool:
-    """An HTTP/1.1 status line with nothing after the code: Tomcat's since 8.5 (HTTP/2 has
-    no reason phrase at all, so only an HTTP/1.1 answer tells)."""
+    """An HTTP/1.1 status line with nothing after the code, and capitalised header names:
+    Tomcat's since 8.5. h11-based servers (Hypercorn, uvicorn with wsproto) leave the reason
+    out too, but write every name in lower case; HTTP/2 has no reason phrase at all."""
     response = f.handshake.response
-    return response is not None and response.http_version == "HTTP/1.1" and not response.reason
+    if response is None or response.http_version != "HTTP/1.1" or response.reason:
+        return False
+    names = [k for k, _ in f.response]
+    return bool(names) and all(k[:1].isupper() for k in names)
 
 
-def bare_lowercase_101(f: Facts) -> bool:
-    """Tomcat's 101: ``Connection: upgrade`` in lower case, and no Server header."""
-    return (
-        f.status == 101
-        and f.response.get("Connection") == "upgrade"
-        and not f.response.has("Server")
-    )
+_TOMCAT_101 = ["Upgrade", "Connection", "Sec-WebSocket-Accept", "Date"]
+_OPTIONAL = ("Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions")
+
+
+def tomcat_101(f: Facts) -> bool:
+    """A 101 with Tomcat's headers in Tomcat's order and spelling: ``Connection: upgrade`` in
+    lower case, ``Date`` last, no Server."""
+    names = [k for k, _ in f.response if k not in _OPTIONAL]
+    return f.status == 101 and names == _TOMCAT_101 and f.response.get("Connection") == "upgrade"
 
 
 STACK = StackRecord(
@@ -43,8 +49,17 @@ STACK = StackRecord(
             0.9,
             body_matches(r"^<!doctype html><html lang=\"\w+\"><head><title>HTTP Status \d{3} – "),
         ),
-        Signal("status line without a reason phrase (e.g. HTTP/1.1 403 )", 0.6, no_reason_phrase),
-        Signal("101 with Connection: upgrade in lower case and no Server", 0.3, bare_lowercase_101),
+        Signal(
+            "status line without a reason phrase, header names capitalised (e.g. HTTP/1.1 403 )",
+            0.5,
+            no_reason_phrase,
+        ),
+        Signal(
+            "101 headers in Tomcat's order (Upgrade, Connection: upgrade, Sec-WebSocket-Accept, "
+            "Date; no Server)",
+            0.5,
+            tomcat_101,
+        ),
     ),
     site_signals=(
         Signal(SITE + "Tomcat error page", 0.6, site_error_page(r"<h3>Apache Tomcat/")),
