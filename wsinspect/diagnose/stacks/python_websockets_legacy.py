@@ -1,13 +1,31 @@
 """Python websockets' legacy server, as uvicorn's default WebSocket implementation runs it."""
 
+from wsinspect.diagnose.facts import Facts
 from wsinspect.diagnose.stacks._match import header_matches, websockets_body
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
 from wsinspect.diagnose.stacks._site import SITE, site_server
 
+
+def legacy_order(f: Facts) -> bool:
+    """Its refusals go Date, Server, Content-Length, Content-Type, Connection; its 101 ends with
+    Date, Server. The new server starts with Date and ends with Server on both."""
+    names = [name for name, _ in f.response]
+    if (
+        "Server" not in names
+        or not f.response.has("Date")
+        or "websockets/" not in (f.response.get("Server") or "")
+    ):
+        return False
+    if f.status == 101:
+        return names[-2:] == ["Date", "Server"] and names[0] != "Date"
+    return names[:2] == ["Date", "Server"]
+
+
 ALLOW_ORIGIN = Snippet(
     "python",
     """\
-# origins= takes full origins, exactly as the browser sends them.
+# origins= takes full origins, exactly as the browser sends them; add None to admit
+# clients that send no Origin (browsers always send one).
 server = await websockets.serve(handler, host, port, origins=["{{origin}}"])""",
     knob='websockets.serve(handler, host, port, origins=["{{origin}}"])',
 )
@@ -26,6 +44,12 @@ STACK = StackRecord(
             lambda f: websockets_body(f) and f.response.get("Content-Type") == "text/plain",
         ),
         Signal("Server: … websockets/…", 0.6, header_matches("Server", r"\bwebsockets/")),
+        Signal(
+            "Server right after Date, or Date and Server after the handshake headers (the "
+            "legacy server's order)",
+            0.6,
+            legacy_order,
+        ),
     ),
     site_signals=(Signal(SITE + "Server: … websockets/…", 0.45, site_server(r"\bwebsockets/")),),
     fixes={

@@ -30,7 +30,12 @@ STACK = StackRecord(
             0.45,
             empty_refusal,
         ),
-        Signal("Server: uvicorn", 0.9, header_matches("Server", r"^uvicorn")),
+        Signal(
+            "server: uvicorn (names the ASGI server; FastAPI and Starlette are the apps most "
+            "often on it)",
+            0.4,
+            header_matches("Server", r"^uvicorn"),
+        ),
         Signal(
             "Date, Connection: close, empty text/plain and no Server (uvicorn refusing "
             "through websockets)",
@@ -58,9 +63,12 @@ STACK = StackRecord(
             site_server(r"^uvicorn$"),
         ),
         Signal(
-            SITE + "FastAPI's JSON 404 (detail: Not Found)",
-            0.45,
+            SITE + 'FastAPI\'s JSON 404 {"detail":"Not Found"}',
+            0.7,
             site_error_page(r'^\{"detail":"Not Found"\}$'),
+        ),
+        Signal(
+            SITE + 'Starlette\'s text/plain 404 "Not Found"', 0.45, site_error_page(r"^Not Found$")
         ),
     ),
     fixes={

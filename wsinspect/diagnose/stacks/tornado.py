@@ -1,0 +1,78 @@
+"""Tornado: ``WebSocketHandler.check_origin`` (same host by default), ``select_subprotocol``."""
+
+from wsinspect.diagnose.stacks._match import (
+    body_matches,
+    both,
+    header_matches,
+    header_spelled,
+    status_is,
+)
+from wsinspect.diagnose.stacks._record import Refusal, Signal, Snippet, StackRecord
+from wsinspect.diagnose.stacks._site import SITE, site_error_page, site_server
+
+CROSS_ORIGIN = r"^Cross origin websockets not allowed$"
+
+ALLOW_ORIGIN = Snippet(
+    "python",
+    """\
+class Handler(tornado.websocket.WebSocketHandler):
+    ALLOWED_ORIGINS = {"{{origin}}"}  # full origins, as the browser sends them
+
+    def check_origin(self, origin):
+        # The default admits only an Origin whose host is the Host header's.
+        # Never return True for every origin: any site could open this socket as the user.
+        return origin in self.ALLOWED_ORIGINS""",
+    knob='def check_origin(self, origin): return origin in {"{{origin}}"}',
+)
+
+STACK = StackRecord(
+    name="Tornado",
+    kind="server",
+    docs="https://www.tornadoweb.org/en/stable/websocket.html#tornado.websocket.WebSocketHandler.check_origin",
+    language="python",
+    signals=(
+        Signal("Server: TornadoServer/…", 0.9, header_matches("Server", r"^TornadoServer/")),
+        Signal(
+            'body "Cross origin websockets not allowed" (check_origin said no)',
+            0.9,
+            body_matches(CROSS_ORIGIN),
+        ),
+        Signal(
+            "Sec-Websocket-Accept spelled with a lowercase s (Tornado normalises header names)",
+            0.6,
+            header_spelled("Sec-Websocket-Accept"),
+        ),
+        Signal(
+            "Tornado's 404 page <html><title>404: Not Found</title>…",
+            0.6,
+            body_matches(r"^<html><title>\d{3}: [^<]*</title><body>\d{3}: "),
+        ),
+    ),
+    refusals=(
+        Refusal(
+            "origin-rejected",
+            "Tornado's check_origin refused it (403 Cross origin websockets not allowed)",
+            both(status_is(403), body_matches(CROSS_ORIGIN)),
+        ),
+    ),
+    site_signals=(
+        Signal(SITE + "Server: TornadoServer/…", 0.6, site_server(r"^TornadoServer/")),
+        Signal(
+            SITE + "Tornado's error page <html><title>404: Not Found</title>…",
+            0.5,
+            site_error_page(r"^<html><title>\d{3}: [^<]*</title><body>\d{3}: "),
+        ),
+    ),
+    fixes={
+        "origin-rejected": ALLOW_ORIGIN,
+        "cross-origin-accepted": ALLOW_ORIGIN,
+        "subprotocol-not-selected": Snippet(
+            "python",
+            """\
+def select_subprotocol(self, subprotocols):
+    # Return one the client offered, or None (then the 101 names none and browsers fail).
+    return "{{protocol}}" if "{{protocol}}" in subprotocols else None""",
+            knob='def select_subprotocol(self, subprotocols): return "{{protocol}}"',
+        ),
+    },
+)
