@@ -61,4 +61,63 @@ const socket = new WebSocket("{{url_without_query}}?token=" + encodeURIComponent
         "The server refused the upgrade with {{status}}: its body says why. Look for what "
         "it expects in the request (path, headers, authentication).",
     ),
+    "engineio-session-unknown": Snippet(
+        "text",
+        "Every request of one Engine.IO session must reach the same server process: turn on "
+        "sticky sessions in the load balancer in front (nginx `ip_hash`, HAProxy `cookie`/"
+        "`balance source`, a cloud load balancer's session affinity), and in Node's cluster "
+        "mode use @socket.io/sticky; share events between instances with an adapter (Redis).\n"
+        "Or skip long-polling, so there is no session to find: "
+        'io("{{own_origin}}", { transports: ["websocket"] }).',
+    ),
+    "engineio-version-mismatch": Snippet(
+        "text",
+        "Use client and server of the same Engine.IO protocol: Socket.IO 3/4 servers speak "
+        "EIO=4, Socket.IO 2 clients EIO=3.\n"
+        "Upgrade the client (socket.io-client 4.x; python-socketio's client 5.x), or let a "
+        "Node Socket.IO 3/4 server accept old clients: "
+        "new Server(httpServer, { allowEIO3: true }).\n"
+        "python-socketio 5 speaks EIO=4 only: old clients must be upgraded.",
+    ),
+    "engineio-transport-unknown": Snippet(
+        "text",
+        "Let the server accept the WebSocket transport: its `transports` option must include "
+        '"websocket" (Node: new Server(httpServer, { transports: ["polling", "websocket"] }); '
+        "python-socketio: transports=['polling', 'websocket']), and make the client ask for "
+        'transport "websocket" or "polling", the only names Engine.IO knows.',
+    ),
+    "refused-without-origin": Snippet(
+        "text",
+        "Send an Origin header, as every browser does: the page's origin, such as "
+        "`{{own_origin}}` (websocat: -H 'Origin: {{own_origin}}'; Python websockets: "
+        'connect(..., origin="{{own_origin}}")).\n'
+        "If the server still refuses with the Origin, the 403 is about something else "
+        "(credentials, path): its body and its log say what.",
+    ),
+    "refused-after-upgrade": Snippet(
+        "text",
+        "Refuse before accepting, so the client gets an HTTP status instead of an open-then-"
+        "closed socket: do the origin or authentication check in the handshake hook (ws "
+        "verifyClient, websockets process_request, Channels' validators wrapping the "
+        "consumer, raising before accept()).\n"
+        "If accepting first is intended, send the reason as the close reason (a 4000-4999 "
+        "code) and handle the close event in the page. The server's log says which check "
+        "closed it.",
+    ),
+    "wildcard-origin-with-credentials": Snippet(
+        "text",
+        'Allowed origins "*" cannot go with credentials: list the origins, such as '
+        "`{{origin}}`, or use origin patterns.\n"
+        'Spring: registry.addHandler(handler, "/ws").setAllowedOriginPatterns("{{origin}}")'
+        '.withSockJS(); (or setAllowedOrigins("{{origin}}")).\n'
+        'ASP.NET Core: policy.WithOrigins("{{origin}}").AllowCredentials() instead of '
+        "AllowAnyOrigin().",
+    ),
+    "connection-matched-exactly": Snippet(
+        "text",
+        "Read Connection as a comma-separated list of tokens, without case: accept the request "
+        "when one of its tokens is `upgrade` (Firefox sends `keep-alive, Upgrade`).\n"
+        "Where a proxy in front tests the header, the same: in nginx, "
+        "`$http_connection ~* upgrade`, not `= Upgrade`.",
+    ),
 }

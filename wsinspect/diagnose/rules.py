@@ -7,6 +7,7 @@ quote the values seen on the wire.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,6 +34,13 @@ CODES = (
     "cross-origin-accepted",
     "closed-abnormally",
     "handshake-rejected",  # the catch-all, so that no refusal reads as ok
+    "engineio-session-unknown",
+    "engineio-version-mismatch",
+    "engineio-transport-unknown",
+    "refused-without-origin",
+    "refused-after-upgrade",
+    "wildcard-origin-with-credentials",
+    "connection-matched-exactly",
 )
 
 CHROME_FAILED = (
@@ -56,10 +64,13 @@ class Context:
     facts: Facts
     recognition: Recognition
     origin_refusal: str | None  # why the answer is an Origin refusal; three rules ask
+    engineio: EngineIOCause | None  # an Engine.IO refusal in its own words: other rules defer
 
     @classmethod
     def of(cls, facts: Facts, recognition: Recognition) -> Context:
-        return cls(facts, recognition, _origin_refusal(facts, recognition))
+        engineio = engineio_cause(facts)
+        origin = None if engineio else _origin_refusal(facts, recognition)
+        return cls(facts, recognition, origin, engineio)
 
     def finding(
         self,
@@ -173,6 +184,121 @@ def not_upgraded(ctx: Context) -> Finding | None:
     )
 
 
+# -- Engine.IO (Socket.IO's transport) -------------------------------------------------------
+# Engine.IO refuses an upgrade with a 400 whose body is its reason: plain text from Node's
+# engine.io ("Session ID unknown"), a JSON string from python-engineio ("Invalid session …"), or
+# {"code":…,"message":…} when the request reached it as plain HTTP. The reason is the diagnosis.
+
+
+@dataclass(frozen=True, slots=True)
+class EngineIOCause:
+    """One of Engine.IO's refusals that is not about the Origin: its code and what it means."""
+
+    code: str
+    title: str
+    meaning: str
+    said: str = ""  # the reason as the server wrote it (filled in when matched)
+
+
+ENGINEIO_CAUSES: tuple[tuple[re.Pattern[str], EngineIOCause], ...] = (
+    (
+        re.compile(r"Session ID unknown|Invalid session\b.{0,80}"),
+        EngineIOCause(
+            "engineio-session-unknown",
+            "Engine.IO does not know the session: no sticky sessions?",
+            "the upgrade names a session (sid) that this server process never opened. The "
+            "client opened it by HTTP long-polling on another instance: with several server "
+            "processes or machines behind a load balancer, every request of one session must "
+            "reach the same one (sticky sessions), or the client must skip polling",
+        ),
+    ),
+    (
+        re.compile(
+            r"Unsupported protocol version"
+            r"|The client is using an unsupported version of the Socket\.IO or Engine\.IO protocols"
+        ),
+        EngineIOCause(
+            "engineio-version-mismatch",
+            "Engine.IO protocol versions differ between client and server",
+            "the client speaks another Engine.IO protocol version (the EIO= of the URL) than the "
+            "server: a Socket.IO 2 client (EIO=3) against a Socket.IO 3/4 server, or the reverse",
+        ),
+    ),
+    (
+        re.compile(r"Transport unknown|Invalid transport"),
+        EngineIOCause(
+            "engineio-transport-unknown",
+            "Engine.IO refuses the transport the client asked for",
+            "the transport= of the URL is not one the server allows: the server's `transports` "
+            "option leaves out websocket, or the client asks for a transport by another name",
+        ),
+    ),
+)
+_ENGINEIO_JSON = re.compile(r'^\{"code":\d+,"message":"(?P<message>[^"]{0,200})"\}$')
+# How Node's engine.io words its refusals: recognised as Engine.IO's even without EIO= in the URL.
+_NODE_WORDS = frozenset({"Session ID unknown", "Unsupported protocol version", "Transport unknown"})
+
+
+def _engineio_message(body: str) -> str:
+    """The reason alone: Node's text, python-engineio's JSON string, or the JSON message."""
+    body = body.strip()
+    if match := _ENGINEIO_JSON.match(body):
+        return match["message"]
+    if len(body) >= 2 and body[0] == body[-1] == '"':
+        return body[1:-1]
+    return body
+
+
+def engineio_cause(f: Facts) -> EngineIOCause | None:
+    """Engine.IO's own reason for a refusal, when it is not about the Origin."""
+    if f.status is None or f.status == 101:
+        return _engineio_after_upgrade(f)
+    said = _engineio_message(f.body)
+    speaks_engineio = "EIO=" in f.query or said in _NODE_WORDS
+    for pattern, cause in ENGINEIO_CAUSES:
+        if speaks_engineio and pattern.fullmatch(said):
+            return EngineIOCause(cause.code, cause.title, cause.meaning, said)
+    return None
+
+
+def _engineio_after_upgrade(f: Facts) -> EngineIOCause | None:
+    """Node's engine.io refuses an old client (EIO=3) after the 101: its 400 comes on the socket."""
+    written = http_after_upgrade(f)
+    if written is None or not re.search(r"(?:^|&)EIO=[123](?:&|$)", f.query):
+        return None
+    _, version = ENGINEIO_CAUSES[1]
+    return EngineIOCause(version.code, version.title, version.meaning, written)
+
+
+def engineio_refused(ctx: Context) -> Finding | None:
+    cause = ctx.engineio
+    if cause is None:
+        return None
+    f = ctx.facts
+    eio = re.search(r"(?:^|&)EIO=([^&]*)", f.query)
+    transport = re.search(r"(?:^|&)transport=([^&]*)", f.query)
+    evidence = {
+        **ctx.answer(),
+        "Engine.IO says": cause.said,
+        "EIO (protocol version asked)": eio[1] if eio else "(none)",
+        "transport (asked)": transport[1] if transport else "(none)",
+    }
+    browsers = chrome_unexpected(f.status)
+    if f.status == 101:
+        evidence["Status"] = "101, then on the socket: " + cause.said
+        browsers = CHROME_FAILED.format(why="One or more reserved bits are on") + (
+            " (the HTTP answer after the 101, read as a frame)."
+        )
+    return ctx.finding(
+        cause.code,
+        "error",
+        cause.title,
+        f"Engine.IO refused the upgrade with its reason `{cause.said}`: {cause.meaning}. The "
+        "Origin is not what it objects to. " + browsers,
+        evidence,
+    )
+
+
 # -- refusals ------------------------------------------------------------------------------
 
 
@@ -183,14 +309,43 @@ def _origin_refusal(f: Facts, recognition: Recognition) -> str | None:
         return "the server's own message says the Origin is not authorized"
     if f.body_has("invalid Origin header", "missing Origin header"):
         return "the server's own message says the Origin header is not allowed"
+    refusal = f.status is not None and 400 <= f.status < 500  # a 5xx page's "origin server…"
+    if refusal and _ORIGIN_REFUSED.search(f.body[:2000]):
+        return f"the server's own message says so ({f.status} `{_quote(f.body)}`)"
     if f.origin is None:
         return None
+    if refusal and _names_origin(f):
+        return f"the server's own message names it ({f.status} `{_quote(f.body)}`)"
     in_its_own_words = recognition.refusal("origin-rejected", f)
     if in_its_own_words is not None:
         return in_its_own_words
     if f.status == 403 and f.cross_origin:
         return "403 to a request whose Origin is not the host it was sent to"
     return None
+
+
+# A refusal's body that speaks of refusing an Origin, in any status: "origin not allowed",
+# "Origin mismatch", "not an accepted origin", "invalid origin", "missing Origin".
+_ORIGIN_REFUSED = re.compile(
+    r"\borigin\b[^.\n]{0,40}\b(?:not (?:allowed|accepted|permitted|authori[sz]ed)|forbidden"
+    r"|denied|rejected|refused|mismatch)"
+    r"|\b(?:invalid|disallowed|forbidden|unknown|untrusted|missing|bad) origin\b"
+    r"|\bnot an? (?:accepted|allowed|valid|trusted) origin\b",
+    re.IGNORECASE,
+)
+
+
+def _names_origin(f: Facts) -> bool:
+    """The refusal's body quotes the Origin the client sent, and speaks of origins."""
+    origin = f.origin or ""
+    body = f.body[:2000]
+    return len(origin) > 4 and origin in body and "origin" in body.lower()
+
+
+def _quote(body: str) -> str:
+    """A body short enough to quote in a sentence."""
+    body = " ".join(body.split())
+    return body if len(body) <= 100 else body[:100] + "…"
 
 
 def origin_rejected(ctx: Context) -> Finding | None:
@@ -226,9 +381,40 @@ def origin_rejected(ctx: Context) -> Finding | None:
     )
 
 
+# Words of a refusal about credentials: a 403 saying these is about authentication.
+_CREDENTIAL_WORDS = re.compile(
+    r"auth|token|log ?in|credential|password|session|cookie|jwt|api.?key", re.IGNORECASE
+)
+
+
+def _refused_for_no_origin(f: Facts) -> bool:
+    """A 403 to a request without Origin whose body does not speak of credentials: any browser
+    sends an Origin, so this is a script's request, and the Origin it lacks may be the reason."""
+    return f.status == 403 and f.origin is None and not _CREDENTIAL_WORDS.search(f.body[:2000])
+
+
+def refused_without_origin(ctx: Context) -> Finding | None:
+    f = ctx.facts
+    if ctx.origin_refusal or not _refused_for_no_origin(f):
+        return None
+    said = f"its body says `{_quote(f.body)}`" if f.body.strip() else "its body is empty"
+    return ctx.finding(
+        "refused-without-origin",
+        "error",
+        "403 to a request without Origin: refused, maybe for the missing Origin",
+        f"The server refused with 403, and {said}. The request carried no Origin header, which "
+        "browsers always send: it came from a script, a command-line client or a proxy that "
+        "drops the header. Servers that check origins often refuse a handshake without one "
+        "(Python websockets with origins=[...], Django Channels' origin validators), so the "
+        "missing Origin may itself be the reason; the 403 alone does not say it is about "
+        "credentials. " + chrome_unexpected(f.status),
+        {**ctx.answer(), "Origin": "(none)"},
+    )
+
+
 def unauthorized(ctx: Context) -> Finding | None:
     f = ctx.facts
-    if f.status not in (401, 403) or ctx.origin_refusal:
+    if f.status not in (401, 403) or ctx.origin_refusal or _refused_for_no_origin(f):
         return None
     sent = [name for name in ("Cookie", "Authorization") if f.request.has(name)]
     credentials = ", ".join(sent) if sent else "no Cookie and no Authorization header"
@@ -241,6 +427,51 @@ def unauthorized(ctx: Context) -> Finding | None:
         "header to a WebSocket; they send the cookies of the server's host only. "
         + chrome_unexpected(f.status),
         {**ctx.answer(), "Credentials sent": credentials, "Origin": f.origin or "(none)"},
+    )
+
+
+# Spring (CorsConfiguration.validateAllowCredentials) and ASP.NET Core (CorsService) refuse to
+# combine a wildcard origin with credentials, with an exception: a 500 whose page names it.
+# Error pages often hide the message (Spring Boot does by default): a 500 to a cross-origin SockJS
+# WebSocket (…/{server}/{session}/websocket) is then the likely case, and said to be likely.
+_WILDCARD_WITH_CREDENTIALS = re.compile(
+    r"allowCredentials is true, allowedOrigins cannot contain the special value "
+    r"(?:\"|&quot;|&#34;)\*(?:\"|&quot;|&#34;)"
+    r"|does not allow specifying a wildcard \(any\) origin and credentials",
+)
+_SOCKJS_WEBSOCKET = re.compile(r"/\d{1,3}/[^/]{1,64}/websocket$")
+
+
+def wildcard_origin_with_credentials(ctx: Context) -> Finding | None:
+    f = ctx.facts
+    if f.status is None or f.status < 500 or f.status in (502, 503, 504):
+        return None
+    said = _WILDCARD_WITH_CREDENTIALS.search(f.body[:20000])
+    if said is None:
+        if not (f.status == 500 and f.cross_origin and _SOCKJS_WEBSOCKET.search(f.path)):
+            return None
+        return ctx.finding(
+            "wildcard-origin-with-credentials",
+            "error",
+            '500 to a cross-origin SockJS WebSocket: likely allowed origins "*" with credentials',
+            f"The server failed (500) on a SockJS WebSocket ({f.path}) from another origin "
+            f"({f.origin}), and its body does not say why. The usual cause: Spring's "
+            '`setAllowedOrigins("*")` with `.withSockJS()`: SockJS always uses credentials, and '
+            "a wildcard origin with credentials throws in the CORS check (its log has "
+            "`When allowCredentials is true, allowedOrigins cannot contain the special value "
+            '"*"`). Check the server\'s log to confirm. ' + chrome_unexpected(f.status),
+            {**ctx.answer(), "Path": f.path, "Origin": f.origin or "(none)"},
+        )
+    return ctx.finding(
+        "wildcard-origin-with-credentials",
+        "error",
+        f'{f.status}: allowed origins "*" together with credentials',
+        f"The server failed ({f.status}) while checking the Origin: its configuration allows "
+        f'every origin ("*") and credentials at once, which its CORS code refuses to do '
+        f"(`{said[0]}`). Spring's SockJS endpoints always use credentials, so "
+        '`setAllowedOrigins("*")` with `.withSockJS()` fails every cross-origin handshake. '
+        + chrome_unexpected(f.status),
+        {**ctx.answer(), "Server error": said[0], "Origin": f.origin or "(none)"},
     )
 
 
@@ -269,6 +500,8 @@ def version_unsupported(ctx: Context) -> Finding | None:
     sent = f.request.get("Sec-WebSocket-Version")
     if sent == "13" and not (f.status in (400, 426) and f.body_has(*_VERSION_WORDS)):
         return None
+    if sent == "13" and ctx.engineio is not None:
+        return None  # Engine.IO's own protocol version, not the WebSocket's
     if sent is None and (f.status == 101 or f.status is None):
         return None  # no answer: a browser's HAR records no request headers then
     return ctx.finding(
@@ -297,8 +530,54 @@ def _has_token(value: str | None, token: str) -> bool:
     return value is not None and token in (t.strip().lower() for t in value.split(","))
 
 
+def _several_connection_tokens(f: Facts) -> str | None:
+    """The request's Connection when it holds upgrade and more: Firefox sends `keep-alive,
+    Upgrade`, which a server comparing the whole header with "Upgrade" refuses."""
+    sent = f.request.get("Connection")
+    tokens = [t.strip().lower() for t in (sent or "").split(",") if t.strip()]
+    return sent if "upgrade" in tokens and len(tokens) > 1 else None
+
+
+def _connection_matched_exactly(ctx: Context) -> bool:
+    """A refusal complaining about Connection/Upgrade to a request whose Connection lists upgrade
+    among other tokens, when no proxy in between can be blamed (or the body quotes the value)."""
+    f = ctx.facts
+    sent = _several_connection_tokens(f)
+    if sent is None or f.status not in (400, 426) or ctx.engineio:
+        return False
+    if f.body_has(*_VERSION_WORDS) or f.request.get("Sec-WebSocket-Version") != "13":
+        return False
+    complains = f.status == 426 or re.search(r"connection|upgrade", f.body[:2000], re.IGNORECASE)
+    return bool(complains) and (sent in f.body or ctx.recognition.proxy is None)
+
+
+def connection_matched_exactly(ctx: Context) -> Finding | None:
+    f = ctx.facts
+    if not _connection_matched_exactly(ctx):
+        return None
+    sent = f.request.get("Connection") or ""
+    return ctx.finding(
+        "connection-matched-exactly",
+        "error",
+        f"Refused `Connection: {sent}`: the server wants the header to be exactly `Upgrade`",
+        f"The request asked to upgrade (`Upgrade: websocket`, `Connection: {sent}`), and the "
+        f"server refused with {f.status}, complaining about the upgrade headers. Connection is a "
+        "comma-separated list (RFC 9110): Firefox sends `keep-alive, Upgrade`, Chrome "
+        "`Upgrade`. A check that compares the whole header with `Upgrade` refuses Firefox "
+        "only, so the same page works in Chrome. No proxy in front is needed to explain it. "
+        + chrome_unexpected(f.status),
+        {
+            "Connection (request)": sent,
+            "Upgrade (request)": f.request.get("Upgrade") or "",
+            **ctx.answer(),
+        },
+    )
+
+
 def upgrade_headers_missing(ctx: Context) -> Finding | None:
     f = ctx.facts
+    if _connection_matched_exactly(ctx):
+        return None  # connection_matched_exactly says why
     request_ok = _has_token(f.request.get("Upgrade"), "websocket") and _has_token(
         f.request.get("Connection"), "upgrade"
     )
@@ -318,7 +597,7 @@ def upgrade_headers_missing(ctx: Context) -> Finding | None:
         or (f.status == 426 and not f.body_has(*_VERSION_WORDS))
         or (f.status == 400 and f.body.startswith('{"code":3'))  # Engine.IO "Bad request"
         or (f.status == 400 and proxy is not None and ctx.recognition.server is not None)
-    ):
+    ) and ctx.engineio is None:
         where = (
             f"The request left the browser with them, but {proxy.name if proxy else 'something'} "
             "in front of the server dropped"
@@ -428,10 +707,85 @@ def cross_origin_accepted(ctx: Context) -> Finding | None:
     )
 
 
+# A server that writes an HTTP answer after its 101: "HTTP/1.1 400 …" read as a WebSocket frame is
+# a close frame (0x48: opcode 8) whose code is the bytes "TP" and whose reason starts "/1.1 400".
+_HTTP_AS_CLOSE_CODE = 0x5450
+_HTTP_STATUS_LINE = re.compile(r"/1\.[01] (\d{3})[^\r\n]{0,60}")
+REFUSED_QUICKLY = 1.0  # seconds: a close this soon after the 101, before any message, is a refusal
+# Close codes that say "refused" (policy, internal error, an application's own 4xxx) or say
+# nothing (a close frame without a code): a normal 1000 or a going-away 1001 say otherwise.
+_REFUSING = frozenset({None, 1002, 1003, 1005, 1007, 1008, 1009, 1010, 1011, 1013, 1014})
+
+
+def http_after_upgrade(f: Facts) -> str | None:
+    """The HTTP status line a server wrote onto the socket after its 101, if it did."""
+    ws = f.handshake.websocket
+    close = ws.close if ws else None
+    if f.status != 101 or close is None or close.by != "server":
+        return None
+    line = _HTTP_STATUS_LINE.match(close.reason)
+    if close.code != _HTTP_AS_CLOSE_CODE or line is None:
+        return None
+    return "HTTP" + line[0]
+
+
+def _quick_refusal(f: Facts) -> str | None:
+    """How the server refused right after accepting, or None: it closed (a close frame) within
+    REFUSED_QUICKLY of the 101, before sending any message, with a code that does not say all
+    is well."""
+    ws = f.handshake.websocket
+    close = ws.close if ws else None
+    answered = f.handshake.answered
+    if ws is None or close is None or f.status != 101:
+        return None
+    if close.by != "server" or close.code == 1006:
+        return None  # 1006: the connection dropped, no close frame (closed_abnormally says so)
+    if close.code not in _REFUSING and not 4000 <= (close.code or 0) <= 4999:
+        return None
+    if close.time is None or answered is None or close.time - answered > REFUSED_QUICKLY:
+        return None
+    if any(m.side == "server" and m.opcode in (1, 2) for m in ws.messages):
+        return None
+    code = "no code" if close.code in (None, 1005) else str(close.code)
+    reason = f', reason "{close.reason}"' if close.reason else ""
+    return f"a close frame ({code}{reason}) {1000 * (close.time - answered):.0f} ms after the 101"
+
+
+def refused_after_upgrade(ctx: Context) -> Finding | None:
+    f = ctx.facts
+    if ctx.engineio is not None:
+        return None  # Engine.IO said why; engineio_refused reports it
+    written = http_after_upgrade(f)
+    how = f"an HTTP answer written onto the socket, {written}" if written else _quick_refusal(f)
+    if how is None:
+        return None
+    ws = f.handshake.websocket
+    close = ws.close if ws else None
+    return ctx.finding(
+        "refused-after-upgrade",
+        "error",
+        "Accepted, then refused: the server closed right after the 101",
+        f"The server answered 101 Switching Protocols, then refused at once: {how}, before any "
+        "message. Its code accepted the WebSocket first and checked afterwards (an origin or "
+        "authentication check after accept(), Express middleware behind express-ws, a "
+        "consumer's close() in Django Channels). The page sees an open socket and then a close "
+        "event, never an HTTP status; browsers report no error.",
+        {
+            "Status": "101 Switching Protocols",
+            "Close code": written or str(close.code if close and close.code else "(none)"),
+            "Reason": (close.reason if close and not written else "") or "(none)",
+            "Closed by": "server",
+            "After": how,
+        },
+    )
+
+
 def closed_abnormally(ctx: Context) -> Finding | None:
     ws = ctx.facts.handshake.websocket
     if ws is None or ws.close is None or not closecodes.is_abnormal(ws.close.code):
         return None
+    if _quick_refusal(ctx.facts) or http_after_upgrade(ctx.facts):
+        return None  # refused_after_upgrade (or Engine.IO's rule) explains it
     close = ws.close
     by = f" by the {close.by}" if close.by else ""
     reason = f" ({close.reason})" if close.reason else ""
@@ -467,14 +821,19 @@ RULES: tuple[Rule, ...] = (
     upstream_failed,
     redirected,
     not_upgraded,
+    engineio_refused,
     version_unsupported,
+    connection_matched_exactly,
     upgrade_headers_missing,
+    wildcard_origin_with_credentials,
     origin_rejected,
+    refused_without_origin,
     unauthorized,
     not_found,
     subprotocol_not_selected,
     subprotocol_not_offered,
     accept_mismatch,
+    refused_after_upgrade,
     cross_origin_accepted,
     closed_abnormally,
 )

@@ -56,6 +56,16 @@ STACK = StackRecord(
     fixes={
         "origin-rejected": ALLOW_ORIGIN,
         "cross-origin-accepted": ALLOW_ORIGIN,
+        "wildcard-origin-with-credentials": Snippet(
+            "java",
+            """\
+// SockJS uses credentials, and "*" with credentials throws (a 500 on every handshake):
+// list the origins, or use patterns.
+registry.addHandler(handler, "/ws")
+        .setAllowedOriginPatterns("{{origin}}") // or setAllowedOrigins("{{origin}}")
+        .withSockJS();""",
+            knob='.setAllowedOriginPatterns("{{origin}}") instead of .setAllowedOrigins("*")',
+        ),
         "subprotocol-not-selected": Snippet(
             "java",
             """\
