@@ -113,7 +113,7 @@ STACK = StackRecord(
         ),
         Signal(
             'first message 0{"sid":…} (Engine.IO\'s open packet, Node or Python)',
-            0.5,
+            0.3,
             engineio_open_packet,
         ),
     ),
