@@ -538,17 +538,34 @@ def _several_connection_tokens(f: Facts) -> str | None:
     return sent if "upgrade" in tokens and len(tokens) > 1 else None
 
 
+# The Connection value a refusal says it got: `invalid Connection header: Keep-Alive.`
+# (websockets), `Connection header "keep-alive" does not contain Upgrade` (coder/websocket).
+_RECEIVED_CONNECTION = re.compile(
+    r"Connection header:?\s*(?:\"([^\"\n]{1,80})\"|'([^'\n]{1,80})'"
+    r"|([\w-]+(?:\s*,\s*[\w-]+){0,5})\s*(?:[.\n]|$))",
+    re.IGNORECASE,
+)
+
+
 def _connection_matched_exactly(ctx: Context) -> bool:
     """A refusal complaining about Connection/Upgrade to a request whose Connection lists upgrade
-    among other tokens, when no proxy in between can be blamed (or the body quotes the value)."""
+    among other tokens. When the body quotes the value the server got, that decides (the one
+    sent: the server refused it; another: something in between rewrote it); else only when no
+    proxy in between is recognised."""
     f = ctx.facts
     sent = _several_connection_tokens(f)
     if sent is None or f.status not in (400, 426) or ctx.engineio:
         return False
     if f.body_has(*_VERSION_WORDS) or f.request.get("Sec-WebSocket-Version") != "13":
         return False
-    complains = f.status == 426 or re.search(r"connection|upgrade", f.body[:2000], re.IGNORECASE)
-    return bool(complains) and (sent in f.body or ctx.recognition.proxy is None)
+    body = f.body[:2000]
+    if f.status != 426 and not re.search(r"connection|upgrade", body, re.IGNORECASE):
+        return False
+    received = _RECEIVED_CONNECTION.search(body)
+    if received is not None:
+        got = next(g for g in received.groups() if g is not None)
+        return got.strip().lower() == sent.strip().lower()
+    return ctx.recognition.proxy is None
 
 
 def connection_matched_exactly(ctx: Context) -> Finding | None:
@@ -597,6 +614,7 @@ def upgrade_headers_missing(ctx: Context) -> Finding | None:
         or (f.status == 426 and not f.body_has(*_VERSION_WORDS))
         or (f.status == 400 and f.body.startswith('{"code":3'))  # Engine.IO "Bad request"
         or (f.status == 400 and proxy is not None and ctx.recognition.server is not None)
+        or ctx.recognition.refusal("upgrade-headers-missing", f) is not None  # a proxy's shape
     ) and ctx.engineio is None:
         where = (
             f"The request left the browser with them, but {proxy.name if proxy else 'something'} "
