@@ -76,7 +76,9 @@ STACK = StackRecord(
             body_matches(ENGINEIO_ERRORS),
         ),
         Signal('body "Method Not Found" (engineio)', 0.6, body_matches(r"^Method Not Found$")),
-        Signal("request path with EIO= (Engine.IO)", 0.5, path_has(ENGINEIO_PATH)),
+        Signal(
+            "request path with EIO= (Engine.IO, Node's or Python's)", 0.3, path_has(ENGINEIO_PATH)
+        ),
         Signal(
             "an ASGI server's empty 403 on the Engine.IO path (engineio closed before accepting)",
             0.9,

@@ -7,18 +7,12 @@ from wsinspect.diagnose.stacks._site import SITE, site_server
 
 
 def legacy_order(f: Facts) -> bool:
-    """Its refusals go Date, Server, Content-Length, Content-Type, Connection; its 101 ends with
-    Date, Server. The new server starts with Date and ends with Server on both."""
+    """The legacy server writes Server right after Date (its 101 ends with them, its refusals
+    start with them); the new one writes Date first and Server last."""
     names = [name for name, _ in f.response]
-    if (
-        "Server" not in names
-        or not f.response.has("Date")
-        or "websockets/" not in (f.response.get("Server") or "")
-    ):
+    if "websockets/" not in (f.response.get("Server") or ""):
         return False
-    if f.status == 101:
-        return names[-2:] == ["Date", "Server"] and names[0] != "Date"
-    return names[:2] == ["Date", "Server"]
+    return {"Date", "Server"} <= set(names) and names.index("Server") == names.index("Date") + 1
 
 
 ALLOW_ORIGIN = Snippet(
@@ -45,8 +39,7 @@ STACK = StackRecord(
         ),
         Signal("Server: … websockets/…", 0.6, header_matches("Server", r"\bwebsockets/")),
         Signal(
-            "Server right after Date, or Date and Server after the handshake headers (the "
-            "legacy server's order)",
+            "Server right after Date (the legacy server's order)",
             0.6,
             legacy_order,
         ),

@@ -46,8 +46,8 @@ STACK = StackRecord(
             werkzeug_page_from_hypercorn,
         ),
         Signal(
-            "Werkzeug's HTML error page (<!doctype html><html lang=en><title>…)",
-            0.4,
+            "Werkzeug's HTML error page (<!doctype html><html lang=en><title>…; Flask's too)",
+            0.3,
             body_matches(WERKZEUG_PAGE),
         ),
     ),

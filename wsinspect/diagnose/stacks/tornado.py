@@ -1,16 +1,23 @@
 """Tornado: ``WebSocketHandler.check_origin`` (same host by default), ``select_subprotocol``."""
 
+from wsinspect.diagnose.facts import Facts
 from wsinspect.diagnose.stacks._match import (
     body_matches,
     both,
     header_matches,
-    header_spelled,
     status_is,
 )
 from wsinspect.diagnose.stacks._record import Refusal, Signal, Snippet, StackRecord
 from wsinspect.diagnose.stacks._site import SITE, site_error_page, site_server
 
 CROSS_ORIGIN = r"^Cross origin websockets not allowed$"
+
+
+def tornado_101(f: Facts) -> bool:
+    names = [name for name, _ in f.response]
+    three = ["Upgrade", "Connection", "Sec-Websocket-Accept"]
+    return any(names[i : i + 3] == three for i in range(len(names) - 2))
+
 
 ALLOW_ORIGIN = Snippet(
     "python",
@@ -38,9 +45,10 @@ STACK = StackRecord(
             body_matches(CROSS_ORIGIN),
         ),
         Signal(
-            "Sec-Websocket-Accept spelled with a lowercase s (Tornado normalises header names)",
+            "Upgrade, Connection, Sec-Websocket-Accept in that order and so spelled (Tornado "
+            "normalises names; Go's net/http spells it alike but sorts the headers)",
             0.6,
-            header_spelled("Sec-Websocket-Accept"),
+            tornado_101,
         ),
         Signal(
             "Tornado's 404 page <html><title>404: Not Found</title>…",

@@ -54,6 +54,7 @@ def relayed_denial(f: Facts) -> bool:
         and len(names) > 2
         and names[-2:] == ["Date", "Connection"]
         and all(name == name.lower() for name in names[:-2])
+        and f.response.get("Connection") == "close"
         and not f.response.has("Server")
     )
 
@@ -87,8 +88,8 @@ STACK = StackRecord(
         ),
         Signal(
             "the app's lowercase headers, then Date and Connection: close (uvicorn relaying "
-            "an ASGI denial response)",
-            0.6,
+            "an ASGI denial response; Node's http module orders them alike)",
+            0.4,
             relayed_denial,
         ),
     ),
