@@ -21,7 +21,9 @@ STACK = StackRecord(
         Signal(
             "Upgrade: WebSocket (capital S)",
             0.4,
-            lambda f: "WebSocket" in f.response.get_all("Upgrade"),  # as written, not folded
+            lambda f: (
+                ("Upgrade", "WebSocket") in list(f.response)
+            ),  # as written (Hypercorn: upgrade)
         ),
     ),
     site_signals=(
