@@ -12,7 +12,7 @@ ORIGIN_MISMATCH = body_matches(r"(?:Error|ERROR) 403 Origin mismatch")
 
 
 def upgrade_spelled_as_jetty(f: Facts) -> bool:
-    """``Upgrade: WebSocket``, name and value as written (Hypercorn sends ``upgrade: WebSocket``)."""
+    """``Upgrade: WebSocket``, name and value as written (Hypercorn: ``upgrade: WebSocket``)."""
     return ("Upgrade", "WebSocket") in list(f.response)
 
 
