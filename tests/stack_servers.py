@@ -22,7 +22,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,7 +78,7 @@ async def _go_build(source: Path) -> list[str]:
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, errors = await build.communicate()
+    _, errors = await asyncio.wait_for(build.communicate(), START_TIMEOUT)
     if build.returncode != 0:
         raise RuntimeError(f"go build in {source} failed: {errors.decode()[-400:]}")
     return [str(binary)]
@@ -285,6 +285,40 @@ async def stack_server(name: str) -> AsyncIterator[Running]:
         launch = await server.kind.launcher(STACKS / server.target)
         command = [*launch, "0", *server.args, *fronted]
         yield Running(await stack.enter_async_context(_printing_port(name, command)))
+
+
+@asynccontextmanager
+async def stack_servers(names: Iterable[str]) -> AsyncIterator[dict[str, Running | Exception]]:
+    """Several stacks' servers, started together and stopped together (Tomcat alone takes
+    seconds either way); one that does not start is its exception, the others run."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    started: dict[str, asyncio.Future[Running]] = {name: loop.create_future() for name in names}
+
+    async def serve(name: str) -> None:
+        future = started[name]
+        try:
+            async with stack_server(name) as running:
+                future.set_result(running)
+                await stop.wait()
+        except BaseException as error:  # a skip too: told to whoever waits for this server
+            if future.done():
+                raise
+            future.set_exception(error)
+
+    tasks = [asyncio.create_task(serve(name)) for name in started]
+    try:
+        ready = await asyncio.gather(*started.values(), return_exceptions=True)
+        yield {name: _started(result) for name, result in zip(started, ready, strict=True)}
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _started(result: Running | BaseException) -> Running | Exception:
+    if isinstance(result, BaseException) and not isinstance(result, Exception):
+        raise result  # a skip, a failure under CI, an interrupt: not one server's problem
+    return result
 
 
 @asynccontextmanager

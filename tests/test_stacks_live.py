@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Origin
 
 from tests.conftest import Capture, require, start_capture, until
-from tests.stack_servers import PROXIES, SERVERS, Running, missing, stack_server
+from tests.stack_servers import PROXIES, SERVERS, Running, missing, stack_servers
 from tests.stack_wire import CHECKS, TARGETS, applies, load_expectations, requests_for
 from tests.stack_wire import Case as WireCase
 from tests.stack_wire import Outcome as WireOutcome
@@ -169,12 +169,7 @@ async def _run_all(cases: list[Case]) -> dict[str, Made]:
     runnable = sorted({case.stack for case in cases if missing(case.stack) is None})
     capture = await start_capture()
     try:
-        async with contextlib.AsyncExitStack() as stack:
-            started = await asyncio.gather(
-                *(stack.enter_async_context(stack_server(name)) for name in runnable),
-                return_exceptions=True,
-            )
-            servers = dict(zip(runnable, started, strict=True))
+        async with stack_servers(runnable) as servers:
             made = await asyncio.gather(
                 *(_attempt(capture, case, servers.get(case.stack)) for case in cases),
                 return_exceptions=True,
@@ -187,11 +182,11 @@ async def _run_all(cases: list[Case]) -> dict[str, Made]:
     }
 
 
-async def _attempt(capture: Capture, case: Case, server: Running | BaseException | None) -> Made:
+async def _attempt(capture: Capture, case: Case, server: Running | Exception | None) -> Made:
     """One handshake through the proxy, as a browser page at ``case.origin`` makes it."""
     if server is None:
         return "not installed"
-    if isinstance(server, BaseException):
+    if isinstance(server, Exception):
         return f"the server did not start: {server!r}"
     port = server.ports[case.listener] if case.listener else server.port
     url = f"ws://127.0.0.1:{port}{case.path}"
