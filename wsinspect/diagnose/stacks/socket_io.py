@@ -17,7 +17,7 @@ from wsinspect.diagnose.stacks._match import (
     with_origin,
 )
 from wsinspect.diagnose.stacks._record import Refusal, Signal, Snippet, StackRecord
-from wsinspect.diagnose.stacks._site import SITE, site_cookie, site_powered_by
+from wsinspect.diagnose.stacks._site import SITE, site_cookie, site_error_page, site_powered_by
 
 # Engine.IO's own reasons for refusing an upgrade (server.js); any other body is allowRequest's.
 OWN_REASONS = frozenset(
@@ -127,6 +127,11 @@ STACK = StackRecord(
     site_signals=(
         Signal(SITE + "X-Powered-By: Express", 0.2, site_powered_by(r"^Express$")),
         Signal(SITE + "an io cookie (Socket.IO 2)", 0.45, site_cookie(r"io")),
+        Signal(
+            SITE + 'engine.io\'s polling refusal {"code":…,"message":…}',
+            0.5,
+            site_error_page(r'^\{"code":\d+,"message":"[^"]*"\}$'),
+        ),
     ),
     fixes={
         "origin-rejected": ALLOW_ORIGIN,

@@ -30,7 +30,9 @@ STACK = StackRecord(
     docs="https://unetworking.github.io/uWebSockets.js/generated/interfaces/WebSocketBehavior.html#upgrade",
     language="javascript",
     signals=(Signal("uWebSockets: 20 header", 0.97, header_matches("uWebSockets", r"^\d+$")),),
-    site_signals=(Signal(SITE + "a uWebSockets header", 0.9, site_header("uWebSockets")),),
+    # uWS writes the header on every answer it makes: when the socket's answer lacks it, another
+    # server answered the socket's path, so the pages' header alone weighs less
+    site_signals=(Signal(SITE + "a uWebSockets header", 0.5, site_header("uWebSockets")),),
     fixes={
         "origin-rejected": ALLOW_ORIGIN,
         "cross-origin-accepted": ALLOW_ORIGIN,
