@@ -1,19 +1,12 @@
 """HAProxy: forwards upgrades in mode http; ``timeout tunnel`` bounds an upgraded connection.
 
-It relays the backend's answer with every header name in lower case and adds no Server of its
-own; its own 503 ("No server is available to handle this request.") has no Server and no Date.
+It relays the backend's answer with every header name in lower case (as Node and h11 servers
+write theirs: no evidence) and adds no Server of its own, so only its own pages name it: the
+503 "No server is available to handle this request." (no Server, no Date).
 """
 
-from wsinspect.diagnose.facts import Facts
 from wsinspect.diagnose.stacks._match import body_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
-
-
-def lowercase_names(f: Facts) -> bool:
-    """Every header name in lower case (HAProxy's HTX; Node and HTTP/2 gateways do it too)."""
-    names = [k for k, _ in f.response]
-    return len(names) >= 3 and all(k == k.lower() for k in names)
-
 
 STACK = StackRecord(
     name="HAProxy",
@@ -28,7 +21,6 @@ STACK = StackRecord(
                 r"No server is available to handle this request|The server didn't respond in time"
             ),
         ),
-        Signal("every header name in lower case", 0.3, lowercase_names),
     ),
     fixes={
         "upgrade-headers-missing": Snippet(

@@ -1,7 +1,6 @@
 """Jetty (Jakarta WebSocket, JSR-356, or its own API): the endpoint's Configurator decides the
 Origin, and a refusal says so: 403 "Origin mismatch" (Jetty 9.4 to 12)."""
 
-from wsinspect.diagnose.facts import Facts
 from wsinspect.diagnose.stacks._jsr356 import CHECK_ORIGIN, SUBPROTOCOLS
 from wsinspect.diagnose.stacks._match import body_matches, header_matches
 from wsinspect.diagnose.stacks._record import Refusal, Signal, StackRecord
@@ -9,11 +8,6 @@ from wsinspect.diagnose.stacks._site import SITE, site_error_page, site_server
 
 # Jetty's error page for it, as HTML (<title>Error 403 …) or text (HTTP ERROR 403 …)
 ORIGIN_MISMATCH = body_matches(r"(?:Error|ERROR) 403 Origin mismatch")
-
-
-def upgrade_spelled_as_jetty(f: Facts) -> bool:
-    """``Upgrade: WebSocket``, name and value as written (Hypercorn: ``upgrade: WebSocket``)."""
-    return ("Upgrade", "WebSocket") in list(f.response)
 
 
 STACK = StackRecord(
@@ -25,11 +19,6 @@ STACK = StackRecord(
         Signal("Server: Jetty(…)", 0.9, header_matches("Server", r"^Jetty\(")),
         Signal('403 "Origin mismatch"', 0.9, ORIGIN_MISMATCH),
         Signal("Jetty error page (Powered by Jetty://)", 0.9, body_matches(r"Powered by Jetty://")),
-        Signal(
-            "Upgrade: WebSocket (capital S)",
-            0.4,
-            upgrade_spelled_as_jetty,
-        ),
     ),
     site_signals=(
         Signal(SITE + "Server: Jetty(…)", 0.5, site_server(r"^Jetty\(")),

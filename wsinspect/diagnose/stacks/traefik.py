@@ -14,8 +14,8 @@ STACK = StackRecord(
     language="yaml",
     signals=(
         Signal(
-            '"404 page not found" (Traefik: no router matched)',
-            0.5,
+            '"404 page not found" (Traefik: no router matched; Go\'s http.NotFound says the same)',
+            0.3,
             both(status_is(404), body_matches(r"^404 page not found\n$")),
         ),
         Signal(
