@@ -203,12 +203,13 @@ def test_a_500_that_says_nothing_else_stays_a_plain_refusal() -> None:
     assert finding.code == "handshake-rejected"
 
 
-# A server comparing the whole Connection header with "Upgrade" (as some hand-written checks
-# do): it refuses Firefox's header with a 400 quoting it. Served raw: no library here does it.
+# A server comparing the whole Connection header with "Upgrade": Aerys (amphp) answered Firefox's
+# `Connection: keep-alive, Upgrade` so, as reported in amphp/http-server#70 (2016). No library
+# here does it (every Python stack captured accepts Firefox's header: */firefox_conn.http).
 EXACT_REFUSAL = raw_answer(
-    "400 Bad Request",
-    "Connection header must be 'Upgrade', got 'keep-alive, Upgrade'",
-    "Content-Type: text/plain",
+    "426 Upgrade Required",
+    'Bad Request: "Connection: Upgrade" header required',
+    "Content-Type: text/plain; charset=utf-8",
 )
 
 
@@ -219,3 +220,12 @@ def test_firefox_connection_refused_by_an_exact_match_is_not_blamed_on_a_proxy()
     assert finding.code == "connection-matched-exactly"
     assert finding.evidence["Connection (request)"] == "keep-alive, Upgrade"
     assert "upgrade-headers-missing" not in [f.code for f in diagnosis.findings]
+
+
+def test_firefox_connection_rewritten_by_a_proxy_still_blames_the_proxy() -> None:
+    """Apache without upgrade=websocket forwards `Connection: Keep-Alive` whatever the browser
+    sent, and websockets behind it quotes that: not the value sent, so something rewrote it."""
+    answer = (wire.FIXTURES / "apache2" / "no_upgrade_config.http").read_bytes()
+    request = wire.upgrade("/ws", connection="keep-alive, Upgrade")
+    finding = first(replay_raw("firefox_behind_apache", request, answer))
+    assert finding.code == "upgrade-headers-missing"
