@@ -66,21 +66,29 @@ async def _plain_python(script: Path) -> list[str]:
 
 async def _go_build(source: Path) -> list[str]:
     """Build the Go server in ``source`` (again when changed) with Debian's packages, offline,
-    as tests/servers does."""
+    as tests/servers does. Built beside, then renamed: two servers fronting the same Go server
+    may build it at once."""
     binary = BIN / f"{source.name}-stack"
     if binary.exists() and binary.stat().st_mtime >= (source / "main.go").stat().st_mtime:
         return [str(binary)]
     BIN.mkdir(exist_ok=True)
-    build = await asyncio.create_subprocess_exec(
-        *(_program("go") or "go", "build", "-o", str(binary), "."),
-        cwd=source,
-        env={**os.environ, "GO111MODULE": "off", "GOPATH": GOPATH, "GOFLAGS": ""},
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, errors = await asyncio.wait_for(build.communicate(), START_TIMEOUT)
-    if build.returncode != 0:
-        raise RuntimeError(f"go build in {source} failed: {errors.decode()[-400:]}")
+    with tempfile.TemporaryDirectory(dir=BIN) as scratch:
+        built = Path(scratch) / binary.name
+        build = await asyncio.create_subprocess_exec(
+            *(_program("go") or "go", "build", "-o", str(built), "."),
+            cwd=source,
+            env={**os.environ, "GO111MODULE": "off", "GOPATH": GOPATH, "GOFLAGS": ""},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            _, errors = await asyncio.wait_for(build.communicate(), START_TIMEOUT)
+        finally:
+            if build.returncode is None:
+                build.kill()
+        if build.returncode != 0:
+            raise RuntimeError(f"go build in {source} failed: {errors.decode()[-400:]}")
+        built.replace(binary)
     return [str(binary)]
 
 
