@@ -21,8 +21,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "installing Debian packages: ${missing[*]}"
     as_root=""; [ "$(id -u)" -eq 0 ] || as_root="sudo"
     # Installing apache2, nginx, haproxy, caddy or tomcat10 would start them as services on ports
-    # 80, 443 and 8080: policy-rc.d (Debian's switch for that) forbids it while apt runs. The
-    # tests start their own, on free ports.
+    # 80, 443 and 8080: policy-rc.d (Debian's switch for that) forbids it until this script ends
+    # (a machine that has one keeps its own). The tests start their own, on free ports.
     policy=/usr/sbin/policy-rc.d
     if [ ! -e "$policy" ]; then
         printf '#!/bin/sh\nexit 101\n' | $as_root tee "$policy" >/dev/null
