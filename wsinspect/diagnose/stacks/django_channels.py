@@ -71,6 +71,19 @@ STACK = StackRecord(
         ),
     ),
     fixes={
+        "refused-after-upgrade": Snippet(
+            "python",
+            """\
+class Consumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        # close() before accept() refuses the handshake itself (a 403); after accept() the
+        # page sees open, then the close code
+        if self.scope["user"].is_anonymous:
+            await self.close()
+            return
+        await self.accept()""",
+            knob="await self.close() before self.accept() in connect()",
+        ),
         "refused-without-origin": Snippet(
             "python",
             """\

@@ -3,13 +3,13 @@
 It has no Origin or subprotocol setting: the app decides both. When the app closes before
 accepting, Hypercorn answers ``403`` with no reason phrase and an empty body; every status line
 it writes lacks the reason phrase. Its weights stay under those of the frameworks whose own
-answers it carries (Quart's error pages, Engine.IO's path), so that those lead.
+answers it carries (Quart's error pages, Engine.IO's path), and it has no site signals: a
+framework the host's pages name ranks above the server it runs on.
 """
 
 from wsinspect.diagnose.facts import Facts
 from wsinspect.diagnose.stacks._match import header_matches
 from wsinspect.diagnose.stacks._record import NoFix, Signal, StackRecord
-from wsinspect.diagnose.stacks._site import SITE, site_server
 
 HYPERCORN = r"^hypercorn-"  # hypercorn-h11, hypercorn-h2
 
@@ -39,7 +39,6 @@ STACK = StackRecord(
             no_reason_phrase,
         ),
     ),
-    site_signals=(Signal(SITE + "server: hypercorn-…", 0.5, site_server(HYPERCORN)),),
     fixes={
         "origin-rejected": NO_ORIGIN_SETTING,
         "cross-origin-accepted": NO_ORIGIN_SETTING,

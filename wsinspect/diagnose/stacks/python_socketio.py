@@ -18,6 +18,7 @@ from wsinspect.diagnose.stacks._match import (
     with_origin,
 )
 from wsinspect.diagnose.stacks._record import NoFix, Refusal, Signal, Snippet, StackRecord
+from wsinspect.diagnose.stacks._site import SITE, site_error_page
 
 NOT_ACCEPTED = r'^"[^"]* is not an accepted origin\."$'
 ENGINEIO_ERRORS = (
@@ -89,6 +90,14 @@ STACK = StackRecord(
             "has pingInterval first)",
             0.7,
             engineio_open_packet,
+        ),
+    ),
+    site_signals=(
+        Signal(
+            SITE + "an Engine.IO refusal as a JSON string (a polling request python-engineio "
+            "refused)",
+            0.6,
+            site_error_page(f"{NOT_ACCEPTED}|{ENGINEIO_ERRORS}"),
         ),
     ),
     refusals=(

@@ -8,6 +8,7 @@ the reason, underlined with ``=``; its headers are lowercase and carry no Server
 from wsinspect.diagnose.facts import Facts
 from wsinspect.diagnose.stacks._match import body_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
+from wsinspect.diagnose.stacks._site import SITE, site_error_page
 
 # "⚠️ 403 — Forbidden\n==================\n<message>"
 ERROR_PAGE = r"^\u26a0\ufe0f \d{3} \u2014 [^\n]+\n=+\n"
@@ -50,6 +51,13 @@ STACK = StackRecord(
             "101 with lowercase date, upgrade, connection, sec-websocket-accept and no Server",
             0.5,
             lowercase_101,
+        ),
+    ),
+    site_signals=(
+        Signal(
+            SITE + 'Sanic\'s text error page "⚠️ <status> — <reason>"',
+            0.6,
+            site_error_page(ERROR_PAGE),
         ),
     ),
     fixes={

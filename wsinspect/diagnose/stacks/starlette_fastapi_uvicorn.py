@@ -72,6 +72,18 @@ STACK = StackRecord(
         ),
     ),
     fixes={
+        "refused-after-upgrade": Snippet(
+            "python",
+            """\
+@app.websocket("{{path}}")
+async def endpoint(websocket: WebSocket):
+    # Check before accept(): a close (or WebSocketException) then is a 403 to the browser;
+    # after accept() the page sees open, then close 1008.
+    if websocket.headers.get("origin") not in ALLOWED_ORIGINS:
+        raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION)
+    await websocket.accept()""",
+            knob="raise WebSocketException(code=1008) before websocket.accept(), not after",
+        ),
         "origin-rejected": ALLOW_ORIGIN,
         "cross-origin-accepted": ALLOW_ORIGIN,
         "subprotocol-not-selected": Snippet(

@@ -72,6 +72,19 @@ STACK = StackRecord(
         ),
     ),
     fixes={
+        "refused-after-upgrade": Snippet(
+            "python",
+            """\
+# A check in open() runs after the 101: the page sees open, then close 1008. Refuse during
+# the handshake instead, so that the browser gets a 403:
+def check_origin(self, origin):
+    return origin in {"{{origin}}"}
+
+async def prepare(self):  # runs before the upgrade: authentication goes here
+    if not self.current_user:
+        raise tornado.web.HTTPError(403)""",
+            knob="check in check_origin() or prepare() (raise HTTPError(403)), not in open()",
+        ),
         "origin-rejected": ALLOW_ORIGIN,
         "cross-origin-accepted": ALLOW_ORIGIN,
         "subprotocol-not-selected": Snippet(
