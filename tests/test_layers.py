@@ -49,6 +49,7 @@ LAYERS: list[tuple[str, ...]] = [
         "wsinspect.mitmproxy_script",
         "wsinspect.demo",
         "wsinspect.browser",
+        "wsinspect.stack_choice",
     ),
     ("wsinspect.cli", "wsinspect.__main__"),
 ]

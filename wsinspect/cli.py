@@ -123,6 +123,37 @@ def _exit_code(verdicts: Sequence[str], fail_on: str) -> int:
     return EXIT_FINDINGS if any(v in failing for v in verdicts) else EXIT_OK
 
 
+def _stack(value: str) -> tuple[str | None, str]:
+    """``NAME`` (every host) or ``HOST:PORT=NAME`` (that host): which stack answers."""
+    from wsinspect.stack_choice import UnknownStack, parse_host_port, resolve
+
+    where, equals, name = value.rpartition("=")
+    try:
+        return (parse_host_port(where) if equals else None), resolve(name)
+    except (UnknownStack, ValueError) as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _add_stack_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stack",
+        action="append",
+        type=_stack,
+        default=[],
+        metavar="[HOST:PORT=]NAME",
+        help="the server stack that answers (every host, or HOST:PORT only; repeat for "
+        "several): its fix comes first, e.g. --stack Tornado or --stack localhost:8888=Tornado. "
+        "Wins over the stacks remembered from the dashboard's w key",
+    )
+
+
+def _choices(args: argparse.Namespace):
+    """The stacks the user named: remembered ones, then this command line's."""
+    from wsinspect.stack_choice import StackChoices
+
+    return StackChoices.load(getattr(args, "stack", ()), warn=_warn)
+
+
 def _add_output_options(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--force", action="store_true", help=f"overwrite {name} if it exists")
     parser.add_argument(
@@ -156,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         "or .md); a crash loses at most --save-every seconds",
     )
     _add_save_every(watch)
+    _add_stack_option(watch)
     watch.add_argument(
         "--attach",
         nargs="?",
@@ -183,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         "without a proxy.",
     )
     open_.add_argument("file", type=Path, metavar="FILE")
+    _add_stack_option(open_)
     open_.set_defaults(run=_open)
 
     demo = commands.add_parser(
@@ -192,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
         "handshakes to them through the proxy, and show the result live.",
     )
     _add_proxy_options(demo)
+    _add_stack_option(demo)
     demo.set_defaults(run=_demo, port=0)
 
     record = commands.add_parser(
@@ -236,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print cookies, tokens and other secrets as captured (redacted by default)",
     )
     _add_fail_on(diagnose)
+    _add_stack_option(diagnose)
     diagnose.set_defaults(run=_diagnose)
 
     probe = commands.add_parser(
@@ -305,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("file", type=Path, metavar="FILE")
     export.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
     _add_output_options(export, "OUT")
+    _add_stack_option(export)
     export.set_defaults(run=_export)
 
     launch = commands.add_parser(
@@ -381,14 +417,17 @@ def _warn(message: str) -> None:
     print(f"wsinspect: warning: {message}", file=sys.stderr)
 
 
-def _read(path: Path):
-    """A session file, diagnosed; bad input is a UsageError (one line, exit 2)."""
+def _read(path: Path, choices=None):
+    """A session file, diagnosed (with the stacks the user named, ``choices``); bad input is a
+    UsageError (one line, exit 2)."""
     from wsinspect.diagnose import diagnosis_of
     from wsinspect.sessions import InputError, load
 
     try:
         session = load(path, warn=_warn)
         for handshake in session:  # now, inside the net below, rather than while reporting
+            if choices is not None:
+                choices.apply(handshake)
             diagnosis_of(handshake)
     except InputError as e:
         raise UsageError(str(e)) from None
@@ -411,7 +450,7 @@ def _export(args: argparse.Namespace) -> int:
         check_writable(args.output, force=args.force)
     except OutputError as e:
         raise UsageError(str(e)) from None
-    session = _read(args.file)
+    session = _read(args.file, _choices(args))
     try:
         save(session, args.output, redact=args.redact)
     except OutputError as e:
@@ -426,9 +465,10 @@ def _diagnose(args: argparse.Namespace) -> int:
 
     handshakes = []
     unreadable = False
+    choices = _choices(args)
     for path in args.files:
         try:
-            handshakes += _read(path)
+            handshakes += _read(path, choices)
         except UsageError as e:
             print(f"wsinspect: {e}", file=sys.stderr)
             unreadable = True
@@ -531,7 +571,7 @@ def _watch(args: argparse.Namespace) -> int:
             check_writable(args.save)
         except OutputError as e:
             raise UsageError(str(e)) from None
-    app = WsinspectApp(live=_live_options(args))
+    app = WsinspectApp(live=_live_options(args), stacks=_choices(args))
     app.run()
     return app.return_code or EXIT_OK
 
@@ -544,14 +584,15 @@ def _addon_path(args: argparse.Namespace) -> int:
 def _open(args: argparse.Namespace) -> int:
     from wsinspect.tui.app import WsinspectApp
 
-    WsinspectApp(session=_read(args.file)).run()
+    choices = _choices(args)
+    WsinspectApp(session=_read(args.file, choices), stacks=choices).run()
     return EXIT_OK
 
 
 def _demo(args: argparse.Namespace) -> int:
     from wsinspect.tui.app import WsinspectApp
 
-    WsinspectApp(live=_live_options(args, demo=True)).run()
+    WsinspectApp(live=_live_options(args, demo=True), stacks=_choices(args)).run()
     return EXIT_OK
 
 

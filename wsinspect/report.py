@@ -90,13 +90,14 @@ def text_chunks(handshakes: Iterable[Handshake]) -> Iterator[str]:
 
 
 def _text_lines(handshake: Handshake) -> list[str]:
-    from wsinspect.diagnose import rule_page
+    from wsinspect.diagnose import named_by_you, rule_page
 
     out = [handshake_line(handshake)]
     diagnosis = diagnosis_of(handshake)
     if diagnosis.stack is not None:
         stack = diagnosis.stack
         confidence = f" ({stack.confidence:.0%})" if stack.name != "unknown" else ""
+        confidence = " (named by you)" if named_by_you(stack) else confidence
         out.append(f"  stack: {stack.name}{confidence} — {'; '.join(stack.evidence)}")
     for finding in diagnosis.findings:
         out.append(f"  [{finding.severity}] {finding.code}: {finding.title}")

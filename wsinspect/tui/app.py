@@ -27,12 +27,14 @@ from wsinspect.capture.limits import DEFAULT_LIMITS, Limits
 from wsinspect.capture.proxy import ProxyConfig, ProxyError
 from wsinspect.diagnose import diagnosis_of
 from wsinspect.model import Handshake, Session
+from wsinspect.stack_choice import StackChoices, host_port
 from wsinspect.text import printable
 from wsinspect.tui.safe import url_on_screen
 from wsinspect.tui.widgets.detail import DetailPane
 from wsinspect.tui.widgets.handshake_list import HandshakeList
 from wsinspect.tui.widgets.probe_tab import ProbeRun
 from wsinspect.tui.widgets.save_prompt import SavePrompt
+from wsinspect.tui.widgets.stack_picker import Picked, StackPicker
 from wsinspect.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -66,6 +68,7 @@ class WsinspectApp(App[None]):
         Binding("f", "follow", "Follow"),
         Binding("p", "pause", "Pause"),
         Binding("t", "probe", "Probe"),
+        Binding("w", "which_stack", "Stack"),
         Binding("r", "redact", "Redact", show=False),
         Binding("ctrl+l", "clear", "Clear", show=False),
         Binding("n", "free_port", "Free port", show=False),
@@ -79,10 +82,17 @@ class WsinspectApp(App[None]):
         Binding("5", "tab('probe')", "Probe", show=False),
     ]
 
-    def __init__(self, *, session: Session | None = None, live: LiveOptions | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        session: Session | None = None,
+        live: LiveOptions | None = None,
+        stacks: StackChoices | None = None,
+    ) -> None:
         super().__init__()
         self.session = session if session is not None else Session(created=0.0)
         self.live = live
+        self.stacks = stacks if stacks is not None else StackChoices()  # the user's word
         self.proxy: Capture | None = None  # once capturing: our proxy, or the feed
         self.demo = None
         self.paused = False
@@ -262,6 +272,8 @@ class WsinspectApp(App[None]):
         new = self.session.since(self._shown)
         if new and not self.paused:
             self._shown += len(new)
+            for handshake in new:
+                self.stacks.apply(handshake)
             self.handshake_list.add(new)
             for handshake in new:
                 self._count(handshake)
@@ -270,6 +282,7 @@ class WsinspectApp(App[None]):
             for handshake_id in self._changed:
                 handshake = self.session.get(handshake_id)
                 if handshake is not None:
+                    self.stacks.apply(handshake)  # an update is a new record
                     self._count(handshake)
                     self.handshake_list.changed(handshake)
                     if handshake is selected:
@@ -434,6 +447,33 @@ class WsinspectApp(App[None]):
         else:
             self.notify(f"{url}: {len(run.trials)} handshakes, see the Probe tab", title="Probe")
 
+    def action_which_stack(self) -> None:
+        handshake = self.detail.handshake
+        key = None if handshake is None else host_port(handshake)
+        if key is None:
+            self.notify("Select a handshake to say which stack answers it", severity="warning")
+            return
+
+        def chosen(picked: Picked | None) -> None:
+            if picked is not None:
+                self.stack_chosen(key, picked.name)
+
+        self.push_screen(StackPicker(key, self.stacks.name_for(key)), chosen)
+
+    def stack_chosen(self, key: str, name: str | None) -> None:
+        """Diagnose every handshake of that host again with the user's word, and remember it."""
+        problem = self.stacks.choose(key, name)
+        for handshake in self.session:
+            if host_port(handshake) == key:
+                self.stacks.apply(handshake)
+                self._count(handshake)
+                self.handshake_list.changed(handshake)
+        self.detail.refresh_content()
+        said = f"{key} runs {name}" if name else f"{key}: what its answers say"
+        self.notify(f"{said} (remembered)" if self.stacks.path and not problem else said)
+        if problem:
+            self.notify(problem, severity="warning", timeout=10)
+
     def action_free_port(self) -> None:
         if self.live is not None and self.proxy is None:
             self.start_proxy(0)
@@ -458,6 +498,11 @@ class WsinspectApp(App[None]):
                 self.action_failures_only,
             ),
             ("Copy fix", "Copy the selected handshake's top fix", self.action_copy_fix),
+            (
+                "Which stack is this?",
+                "Say which server stack answers the selected handshake's host: its fix first",
+                self.action_which_stack,
+            ),
             (
                 "Probe",
                 "Send the selected handshake again with other Origins and subprotocols",
