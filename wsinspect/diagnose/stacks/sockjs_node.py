@@ -58,9 +58,13 @@ STACK = StackRecord(
     ),
     site_signals=(
         Signal(
-            SITE + "sockjs's 404 Error: Page not found",
-            0.5,
-            site_error_page(r"^404 Error: Page not found\n?$"),
+            SITE + "one of sockjs's own error pages (Not a valid websocket request, "
+            "404 Error: Page not found, …)",
+            0.7,
+            site_error_page(
+                r"^(Not a valid websocket request|404 Error: Page not found\n?"
+                r"|Only supported WebSocket protocol is RFC 6455\.)$"
+            ),
         ),
     ),
     fixes={
