@@ -2,9 +2,9 @@
 
 Every case is a real server's captured answer (tests/fixtures/stacks/<stack>/<case>.http),
 replayed verbatim through our real proxy by tests/stack_wire.py, and diagnosed as a user sees
-it. Where no server here gives the answer (Spring's 500, a server refusing Firefox's
-`Connection: keep-alive, Upgrade`), the bytes come from the server's source or are the
-behaviour itself, served raw through the same proxy; each such case says so.
+it. Where no stack fixture has the answer (Spring's 500 for "*" with credentials, a server
+refusing Firefox's `Connection: keep-alive, Upgrade`), it comes from tests/fixtures/rules_missed
+or from a public report, served raw through the same proxy; each such case says so.
 """
 
 from __future__ import annotations
@@ -105,6 +105,9 @@ def test_an_old_engineio_client_refused_after_the_101(outcomes: dict[str, Outcom
     finding = first(diagnosed(outcomes, "socketio", "eio_unsupported_protocol_version"))
     assert finding.evidence["EIO (protocol version asked)"] == "3"
     assert "HTTP/1.1 400 Bad Request" in finding.evidence["Status"]
+    assert "answered 101, then wrote `HTTP/1.1 400 Bad Request` onto the socket" in (
+        finding.explanation
+    )
     assert any("allowEIO3: true" in fix.snippet for fix in finding.fixes)
 
 
@@ -142,22 +145,7 @@ def test_a_refusal_after_the_101_shows_the_close(
 
 # -- answers no server here gives, served raw through the same proxy ------------------------
 
-# Spring's SockJS service with setAllowedOrigins("*"): CorsConfiguration.validateAllowCredentials
-# throws (spring-framework 5.3+, message verbatim from its source), and Tomcat's error report
-# page shows it (the page's frame as Tomcat 10.1 writes it, tests/fixtures/stacks/tomcat).
-SPRING_MESSAGE = (
-    "When allowCredentials is true, allowedOrigins cannot contain the special value "
-    "&quot;*&quot; since that cannot be set on the &quot;Access-Control-Allow-Origin&quot; "
-    "response header. To allow credentials to a set of origins, list them explicitly or "
-    "consider using &quot;allowedOriginPatterns&quot; instead."
-)
-TOMCAT_500 = (
-    '<!doctype html><html lang="en"><head><title>HTTP Status 500 – Internal Server Error</title>'
-    '</head><body><h1>HTTP Status 500 – Internal Server Error</h1><hr class="line" /><p><b>Type'
-    "</b> Exception Report</p><p><b>Message</b> " + SPRING_MESSAGE + "</p><p><b>Description</b>"
-    " The server encountered an unexpected condition that prevented it from fulfilling the "
-    'request.</p><hr class="line" /><h3>Apache Tomcat/10.1.60 (Debian)</h3></body></html>'
-)
+MISSED = wire.FIXTURES.parent / "rules_missed"  # answers no stack fixture has: see its README
 
 
 def raw_answer(status: str, body: str, *headers: str) -> bytes:
@@ -189,7 +177,8 @@ def replay_raw(name: str, request: wire.Request, answer: bytes) -> Diagnosis:
 
 
 def test_spring_sockjs_wildcard_origins_with_credentials() -> None:
-    answer = raw_answer("500 ", TOMCAT_500, "Content-Type: text/html;charset=utf-8")
+    """Tomcat's error report for the exception Spring throws for "*" with credentials."""
+    answer = (MISSED / "tomcat_500_wildcard_with_credentials.http").read_bytes()
     request = wire.upgrade("/ws/000/abcdefgh/websocket", wire.EVIL)
     finding = first(replay_raw("spring_500", request, answer))
     assert finding.code == "wildcard-origin-with-credentials"

@@ -283,18 +283,20 @@ def engineio_refused(ctx: Context) -> Finding | None:
         "EIO (protocol version asked)": eio[1] if eio else "(none)",
         "transport (asked)": transport[1] if transport else "(none)",
     }
+    refused = f"Engine.IO refused the upgrade with its reason `{cause.said}`"
     browsers = chrome_unexpected(f.status)
     if f.status == 101:
         evidence["Status"] = "101, then on the socket: " + cause.said
-        browsers = CHROME_FAILED.format(why="One or more reserved bits are on") + (
-            " (the HTTP answer after the 101, read as a frame)."
+        refused = f"Engine.IO answered 101, then wrote `{cause.said}` onto the socket"
+        browsers = (
+            "Chrome logs `WebSocket connection to '…' failed: One or more reserved bits are on` "
+            "(the HTTP answer read as a frame); the page only sees close 1006."
         )
     return ctx.finding(
         cause.code,
         "error",
         cause.title,
-        f"Engine.IO refused the upgrade with its reason `{cause.said}`: {cause.meaning}. The "
-        "Origin is not what it objects to. " + browsers,
+        f"{refused}: {cause.meaning}. The Origin is not what it objects to. {browsers}",
         evidence,
     )
 
