@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
-from websockets.typing import Origin
+from websockets.typing import Origin, Subprotocol
 
 from tests.conftest import Capture, require, start_capture, until
 from tests.stack_servers import PROXIES, SERVERS, Running, missing, stack_servers
@@ -41,13 +41,14 @@ ALLOWED = "http://allowed.example"
 SOCKET_IO = "/socket.io/?EIO=4&transport=websocket"
 HOLD = 1.0  # how long an accepted socket stays open: a refusal right after the 101 shows by then
 
-# Where each server's WebSocket is, when not at /ws.
+# Where each server's WebSocket endpoints are, when not at /ws and /proto (the one that supports
+# only the subprotocol chat.v2).
 PATHS = {
-    "sockjs": "/ws/websocket",
-    "socketio": SOCKET_IO,
-    "socketio_asgi": SOCKET_IO,
-    "socketio_hypercorn": SOCKET_IO,
-    "socketio_aiohttp": SOCKET_IO,
+    "sockjs": ("/ws/websocket", "/proto/websocket"),
+    "socketio": (SOCKET_IO, SOCKET_IO),
+    "socketio_asgi": (SOCKET_IO, SOCKET_IO),
+    "socketio_hypercorn": (SOCKET_IO, SOCKET_IO),
+    "socketio_aiohttp": (SOCKET_IO, SOCKET_IO),
 }
 
 
@@ -59,30 +60,38 @@ class Case:
     name: str
     code: str | None  # the finding a user must see first; None: healthy, must read as ok
     origin: str = EVIL
+    path: str = "/ws"
+    offer: tuple[str, ...] = ()  # the subprotocols the client offers
     listener: int | None = None  # a proxy config's listener (the port written in its config)
 
     @property
     def id(self) -> str:
         return f"{self.stack}-{self.name}"
 
-    @property
-    def path(self) -> str:
-        return PATHS.get(self.stack, "/ws")
-
 
 # sockjs has no Origin check: its server refuses in app code around it, named so.
 REFUSAL_NAMES = {"sockjs": "origin_refused_app_code"}
+# Servers whose /proto was captured from another mode of the server (websockets' new server
+# refuses a client offering no subprotocol once it has a list) or not at all.
+NO_PROTO = {"websockets_new", "fastapi_uvicorn_websockets", "fastapi_uvicorn_wsproto"}
 
 
 def _server_cases(stack: str) -> list[Case]:
-    return [
-        Case(stack, REFUSAL_NAMES.get(stack, "origin_refused"), "origin-rejected"),
-        Case(stack, "healthy", None, ALLOWED),
+    ws, proto = PATHS.get(stack, ("/ws", "/proto"))
+    cases = [
+        Case(stack, REFUSAL_NAMES.get(stack, "origin_refused"), "origin-rejected", EVIL, ws),
+        Case(stack, "healthy", None, ALLOWED, ws),
     ]
+    if stack not in NO_PROTO:
+        unselected = "subprotocol-not-selected"
+        cases.append(Case(stack, "subprotocol", unselected, ALLOWED, proto, ("chat.v1",)))
+    return cases
 
 
 def _proxy_cases(stack: str, listeners: Mapping[str, tuple[int, str | None]]) -> list[Case]:
-    return [Case(stack, name, code, ALLOWED, port) for name, (port, code) in listeners.items()]
+    return [
+        Case(stack, name, code, ALLOWED, listener=port) for name, (port, code) in listeners.items()
+    ]
 
 
 # A proxy's listeners: the ports in tests/servers/stacks/proxies/<its config>.
@@ -192,10 +201,14 @@ async def _attempt(capture: Capture, case: Case, server: Running | Exception | N
     url = f"ws://127.0.0.1:{port}{case.path}"
     with contextlib.suppress(InvalidHandshake, OSError, TimeoutError):
         async with connect(
-            url, proxy=capture.url, origin=Origin(case.origin), open_timeout=15
+            url,
+            proxy=capture.url,
+            origin=Origin(case.origin),
+            subprotocols=[Subprotocol(offer) for offer in case.offer] or None,
+            open_timeout=15,
         ) as websocket:
             await _hold(websocket)
-    handshake = await _captured(capture, url, case.origin)
+    handshake = await _captured(capture, url, case)
     if handshake.websocket is not None:
         await capture.closed(handshake)
     return handshake
@@ -209,9 +222,13 @@ async def _hold(websocket: ClientConnection) -> None:
                 pass
 
 
-async def _captured(capture: Capture, url: str, origin: str) -> Handshake:
+async def _captured(capture: Capture, url: str, case: Case) -> Handshake:
     def mine() -> list[Handshake]:
-        return [h for h in capture.handshakes if h.url == url and h.origin == origin]
+        return [
+            h
+            for h in capture.handshakes
+            if (h.url, h.origin, tuple(h.offered_subprotocols)) == (url, case.origin, case.offer)
+        ]
 
     await until(lambda: mine(), timeout=10)
     return mine()[0]
