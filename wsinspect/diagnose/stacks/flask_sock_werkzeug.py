@@ -47,8 +47,8 @@ STACK = StackRecord(
             uppercase_reason,
         ),
         Signal(
-            "Werkzeug's HTML error page (<!doctype html><html lang=en><title>…)",
-            0.4,
+            "Werkzeug's HTML error page (<!doctype html><html lang=en><title>…; Quart's too)",
+            0.3,
             body_matches(WERKZEUG_PAGE),
         ),
     ),
