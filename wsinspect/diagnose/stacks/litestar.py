@@ -50,6 +50,17 @@ STACK = StackRecord(
         ),
     ),
     fixes={
+        "refused-without-origin": Snippet(
+            "python",
+            """\
+def origin_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    origin = connection.headers.get("origin")
+    # Browsers always send Origin: none means a script or a command-line client. Admit it, or
+    # make the client send the page's (websocat -H "Origin: {{own_origin}}" …).
+    if origin is not None and origin not in {"{{origin}}"}:
+        raise PermissionDeniedException("origin not allowed")""",
+            knob="origin_guard: admit a missing origin (None), refuse the others",
+        ),
         "origin-rejected": ALLOW_ORIGIN,
         "cross-origin-accepted": ALLOW_ORIGIN,
         "subprotocol-not-selected": Snippet(

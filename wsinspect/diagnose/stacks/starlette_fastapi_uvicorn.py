@@ -72,6 +72,19 @@ STACK = StackRecord(
         ),
     ),
     fixes={
+        "refused-without-origin": Snippet(
+            "python",
+            """\
+ALLOWED_ORIGINS = {"{{origin}}"}
+
+origin = websocket.headers.get("origin")
+# Browsers always send Origin: none means a script or a command-line client. Admit it, or
+# make the client send the page's (websocat -H "Origin: {{own_origin}}" …).
+if origin is not None and origin not in ALLOWED_ORIGINS:
+    raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION)  # before accept()""",
+            knob="if origin is not None and origin not in ALLOWED_ORIGINS: raise "
+            "WebSocketException(1008)",
+        ),
         "refused-after-upgrade": Snippet(
             "python",
             """\
