@@ -88,11 +88,17 @@ async def test_named_stack_leads_with_its_fix_on_the_command_line(
     code, out, _ = await run_cli("diagnose", "--stack", "127.0.0.1:1=Tornado", str(path))
     assert first_fix(out).startswith("any stack"), "another host's stack is not this one's"
 
+    report = path.with_suffix(".md")  # a report for a ticket carries the named stack's fix
+    code, _, err = await run_cli("export", "--stack", "Tornado", str(path), "-o", str(report))
+    assert code == 0, err
+    assert "check_origin" in report.read_text()
+
 
 async def test_an_unknown_stack_name_is_one_line_naming_close_ones(config: Path) -> None:
     code, _, err = await run_cli("diagnose", "--stack", "Tornadoo", "missing.json")
     assert code == 2
-    assert err.count("\n") == 1 and "Tornado" in err and "Traceback" not in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert "no stack named 'Tornadoo'; close: Tornado" in err, err
     code, _, err = await run_cli("diagnose", "--stack", "nohost=Tornado", "missing.json")
     assert code == 2 and "HOST:PORT" in err and err.count("\n") == 1, err
 
@@ -173,3 +179,10 @@ async def test_a_corrupt_memory_is_one_warning_and_the_command_still_runs(
     app = WsinspectApp(session=load(path), stacks=choices)
     async with app.run_test(size=SIZE):
         await until(lambda: "fix for any stack" in screen_text(app))
+
+
+def test_the_usage_page_names_every_stack_a_user_may_name() -> None:
+    """The error for an unknown name points there: a stack added to the registry is listed."""
+    page = (Path(__file__).parent.parent / "docs" / "usage.md").read_text()
+    names = page.partition("Stack names: ")[2].partition("\n\n")[0]
+    assert [record.name for record in REGISTRY if f"`{record.name}`" not in names] == []

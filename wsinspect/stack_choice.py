@@ -21,7 +21,7 @@ import msgspec
 
 from wsinspect.diagnose import declare, declared
 from wsinspect.diagnose.facts import parse_endpoint
-from wsinspect.diagnose.stacks import REGISTRY
+from wsinspect.diagnose.stacks import REGISTRY, slug
 from wsinspect.model import Handshake
 from wsinspect.sessions.files import OutputError, write_atomic
 from wsinspect.text import printable
@@ -42,14 +42,19 @@ def stack_names() -> list[str]:
 
 
 def resolve(name: str) -> str:
-    """The registry's own spelling of ``name`` (any case), or UnknownStack."""
+    """The registry's own spelling of ``name`` (any case, or its module's name), or
+    UnknownStack."""
     by_lower = {known.lower(): known for known in stack_names()}
+    by_lower |= {slug(known): known for known in stack_names()}  # flask_sock_werkzeug: no quotes
     known = by_lower.get(name.strip().lower())
     if known is not None:
         return known
-    close = difflib.get_close_matches(name.strip().lower(), list(by_lower), n=4, cutoff=0.5)
-    hint = ", ".join(by_lower[c] for c in close) if close else ", ".join(stack_names()[:6]) + ", …"
-    raise UnknownStack(f"no stack named {name!r}; close: {hint}")
+    close = difflib.get_close_matches(name.strip().lower(), list(by_lower), n=6, cutoff=0.5)
+    if close:
+        hint = "close: " + ", ".join(list(dict.fromkeys(by_lower[c] for c in close))[:4])
+    else:
+        hint = "known ones include " + ", ".join(stack_names()[:6]) + " (docs/usage.md lists all)"
+    raise UnknownStack(f"no stack named {name!r}; {hint}")
 
 
 def host_port(handshake: Handshake) -> str | None:
