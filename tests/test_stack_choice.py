@@ -127,7 +127,7 @@ async def test_choosing_a_stack_in_the_dashboard_changes_the_fix_and_is_remember
         await until(lambda: "check_origin" in screen_text(app))
         drawn = screen_text(app)
         assert "check_origin" in drawn and ORIGIN in drawn, drawn
-        assert "stack: Tornado" in drawn
+        assert "stack: Tornado (named by you) — you said this host runs Tornado" in drawn
 
     memory = config_file()
     assert memory.parent.parent == config

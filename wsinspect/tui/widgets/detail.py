@@ -53,7 +53,7 @@ def highlighted(snippet: str, language: str) -> Text:
 
 
 def findings_view(handshake: Handshake) -> RenderableType:
-    from wsinspect.diagnose import rule_page
+    from wsinspect.diagnose import named_by_you, rule_page
 
     diagnosis = diagnosis_of(handshake)
     parts: list[RenderableType] = []
@@ -65,7 +65,9 @@ def findings_view(handshake: Handshake) -> RenderableType:
         stack = diagnosis.stack
         line = Text("stack: ", style="dim")
         line.append(stack.name, style="bold")
-        if stack.name != "unknown":
+        if named_by_you(stack):
+            line.append(" (named by you)", style="dim")
+        elif stack.name != "unknown":
             line.append(f" ({stack.confidence:.0%})", style="dim")
         line.append(" — " + printable("; ".join(stack.evidence)), style="dim")
         parts.append(line)
