@@ -53,6 +53,7 @@ HEALTHY += [
     if "firefox_conn" in wire.fixture_names(stack)
 ]
 HEALTHY += [("socketio_aiohttp", "no_origin"), ("tornado", "no_origin")]
+OTHERS = [("socketio", "origin_refused")]  # must keep their finding
 
 
 def case(stack: str, name: str) -> Case:
@@ -61,7 +62,7 @@ def case(stack: str, name: str) -> Case:
 
 @pytest.fixture(scope="module")
 def outcomes() -> dict[str, Outcome]:
-    cases = [case(s, n) for s, n in [*CAPTURED, *HEALTHY]]
+    cases = [case(s, n) for s, n in [*CAPTURED, *HEALTHY, *OTHERS]]
     return asyncio.run(wire.replay_all(cases))
 
 
@@ -218,3 +219,22 @@ def test_firefox_connection_rewritten_by_a_proxy_still_blames_the_proxy() -> Non
     request = wire.upgrade("/ws", connection="keep-alive, Upgrade")
     finding = first(replay_raw("firefox_behind_apache", request, answer))
     assert finding.code == "upgrade-headers-missing"
+
+
+def test_allow_request_refusing_the_page_s_own_origin_is_not_an_origin_refusal() -> None:
+    """Socket.IO's real allowRequest refusal (the same bytes whatever the callback checked),
+    to a page on the server's own host: what it refused is not the Origin."""
+    answer = (wire.FIXTURES / "socketio" / "origin_refused.http").read_bytes()
+    diagnosis = replay_raw(
+        "allow_request_same_origin", wire.upgrade(wire.SOCKETIO, wire.OWN), answer
+    )
+    finding = first(diagnosis)
+    assert finding.code == "unauthorized"
+    assert finding.evidence["Engine.IO says"] == "Forbidden"
+    assert "origin-rejected" not in [f.code for f in diagnosis.findings]
+
+
+def test_allow_request_refusing_another_origin_stays_an_origin_refusal(
+    outcomes: dict[str, Outcome],
+) -> None:
+    assert first(diagnosed(outcomes, "socketio", "origin_refused")).code == "origin-rejected"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from wsinspect.diagnose import closecodes
 from wsinspect.diagnose.facts import Facts, expected_accept
@@ -258,7 +258,20 @@ def engineio_cause(f: Facts) -> EngineIOCause | None:
     for pattern, cause in ENGINEIO_CAUSES:
         if speaks_engineio and pattern.fullmatch(said):
             return EngineIOCause(cause.code, cause.title, cause.meaning, said)
+    if speaks_engineio and said == "Forbidden" and f.origin and not f.cross_origin:
+        return replace(_FORBIDDEN_SAME_ORIGIN, said=said)
     return None
+
+
+# Node's engine.io says "Forbidden" when the app's allowRequest refuses: to the page's own origin,
+# its check is about something else (a cookie, a token), not the Origin.
+_FORBIDDEN_SAME_ORIGIN = EngineIOCause(
+    "unauthorized",
+    "Socket.IO's allowRequest refused a same-origin request: not about the Origin",
+    "the app's allowRequest callback refused the request, and its Origin is the server's own "
+    "host, so what it checks is something else: a cookie, a token in the query, a header "
+    "(browsers cannot add headers to a WebSocket)",
+)
 
 
 def _engineio_after_upgrade(f: Facts) -> EngineIOCause | None:
