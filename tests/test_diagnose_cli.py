@@ -104,7 +104,7 @@ def test_a_bug_while_reading_is_one_line_and_exit_2_not_a_traceback(tmp_path, mo
 
     path = session_file(tmp_path, attempt(**REFUSED))
 
-    def broken(handshake):
+    def broken(handshake, declared=None):
         raise RuntimeError("a bug\nwith a second line")
 
     monkeypatch.setattr(diagnose, "diagnose", broken)
