@@ -33,7 +33,7 @@ ALLOWED = "http://allowed.example"
 EVIL = "http://evil.example"
 OWN = "{own}"  # the origin of the server the client talks to: a page on a dev server
 BAR = 0.8  # the confidence bar for "recognised"
-NEUTRAL = "generic"  # Fix.stack of the stack-neutral fix
+NEUTRAL = "any stack"  # Fix.stack of the stack-neutral fix (fixes.NEUTRAL_NAME)
 
 # -- the request each case sent ---------------------------------------------------------------
 

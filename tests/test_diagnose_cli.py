@@ -167,12 +167,14 @@ def test_reports_and_exports_are_written_as_rendered_not_held_whole(tmp_path, mo
 
 
 def test_a_diagnosis_shares_what_it_repeats():
-    """The same refusal, diagnosed twice, holds its dozen fix snippets and its explanation
-    once: a session of 200,000 attempts would otherwise hold ~6 KB more per attempt."""
+    """The same refusal, diagnosed twice, holds its fixes (the table of every stack's knob
+    among them) and its explanation once: a session of 200,000 attempts would otherwise hold
+    ~6 KB more per attempt."""
     from wsinspect import diagnose
 
     first, second = (diagnose.diagnose(attempt(403, reason="Forbidden")) for _ in range(2))
-    assert len(first.findings[0].fixes) > 10
+    assert len(first.findings[0].fixes) >= 2
+    assert len(first.findings[0].fixes[1].snippet.splitlines()) > 10
     for a, b in zip(first.findings[0].fixes, second.findings[0].fixes, strict=True):
         assert a.snippet is b.snippet
     assert first.findings[0].explanation is second.findings[0].explanation

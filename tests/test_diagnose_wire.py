@@ -9,6 +9,7 @@ import pytest
 
 from wsinspect.diagnose import diagnose
 from wsinspect.diagnose.facts import expected_accept
+from wsinspect.diagnose.fixes import NEUTRAL_NAME, TABLE_NAME
 from wsinspect.model import Close, Handshake, Headers, Request, Response, WebSocketSummary
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
@@ -78,14 +79,18 @@ def test_actioncable_answers_a_refused_origin_with_404():
     assert 'allowed_request_origins = ["http://localhost:5173"]' in finding.fixes[0].snippet
 
 
-def test_spring_refusal():
+def test_spring_refusal_is_close_but_not_recognised():
+    """Spring's CORS Vary triple alone weighs 0.75: named as the closest, its fix offered, but
+    below the bar the fix in words comes first."""
     vary = [("Vary", "Origin"), ("Vary", "Access-Control-Request-Method")]
     vary.append(("Vary", "Access-Control-Request-Headers"))
     result, finding = only(
         attempt(403, [*vary, ("Content-Length", "0")], url="ws://localhost:8080/ws")
     )
-    assert (finding.code, result.stack.name) == ("origin-rejected", "Spring")
-    assert '.setAllowedOrigins("http://localhost:5173")' in finding.fixes[0].snippet
+    assert (finding.code, result.stack.name) == ("origin-rejected", "unknown")
+    assert "closest: Spring (75%)" in result.stack.evidence[0]
+    assert finding.fixes[0].stack == NEUTRAL_NAME
+    assert '.setAllowedOrigins("http://localhost:5173")' in snippet(finding, "Spring")
 
 
 def test_aspnet_core_refusal():
@@ -109,13 +114,49 @@ def test_uvicorn_empty_403_ranks_the_asgi_stacks():
     assert result.stack.name == "unknown"
     assert "Starlette/FastAPI (uvicorn)" in result.stack.evidence[0]
     stacks = [fix.stack for fix in finding.fixes]
-    assert stacks.index("Starlette/FastAPI (uvicorn)") < stacks.index("Spring")
-    assert "Django Channels" in stacks
+    assert stacks[:2] == [NEUTRAL_NAME, TABLE_NAME]
+    assert stacks.index("Starlette/FastAPI (uvicorn)") < stacks.index("Django Channels")
+    assert "Spring" not in stacks  # not a candidate: a line of the table only
 
 
-def test_uvicorn_wsproto_403_without_reason_phrase_is_named():
-    result, _ = only(attempt(403, [("Content-Length", "0")], reason=""))
-    assert result.stack.name == "Starlette/FastAPI (uvicorn)"
+def test_an_unknown_stack_gets_the_fix_in_words_then_every_stack_s_knob():
+    """The page on a dev server's port made the dev-server proxy a 20% guess: its snippet used
+    to lead. The fix in words leads, with the origin seen; then one line per stack, filled."""
+    headers = [("Content-Length", "0"), ("Connection", "close")]
+    result, finding = only(
+        attempt(403, headers, reason="Forbidden", origin="http://localhost:3000")
+    )
+    assert result.stack.name == "unknown"
+    neutral, table = finding.fixes[:2]
+    assert neutral.stack == NEUTRAL_NAME
+    assert "`http://localhost:3000` — the full origin" in neutral.snippet
+    assert "`localhost:3000` against the Host header, `127.0.0.1:8080`" in neutral.snippet
+    assert table.stack == TABLE_NAME
+    lines = table.snippet.splitlines()
+    assert len(lines) >= 10
+    assert any(
+        line.startswith("coder/websocket ") and 'OriginPatterns: []string{"localhost:3000"}' in line
+        for line in lines
+    )
+    assert any(
+        line.startswith("Spring ") and '.setAllowedOrigins("http://localhost:3000")' in line
+        for line in lines
+    )
+    assert not any(fix.stack.startswith("dev-server") for fix in finding.fixes)
+
+
+def test_a_recognised_proxy_does_not_lead_an_origin_refusal():
+    """nginx's Host fix is a cause among others: the unknown server's allow-list comes first."""
+    result, finding = only(attempt(403, [("Server", "nginx/1.22.1"), ("Content-Length", "0")]))
+    assert (finding.code, result.stack.name) == ("origin-rejected", "nginx")
+    assert [fix.stack for fix in finding.fixes[:3]] == [NEUTRAL_NAME, TABLE_NAME, "nginx"]
+
+
+def test_uvicorn_wsproto_403_without_reason_phrase_is_the_closest():
+    result, finding = only(attempt(403, [("Content-Length", "0")], reason=""))
+    assert result.stack.name == "unknown"
+    assert "closest: Starlette/FastAPI (uvicorn) (62%)" in result.stack.evidence[0]
+    assert snippet(finding, "Starlette/FastAPI (uvicorn)")
 
 
 def test_aiohttp_without_upgrade():
@@ -148,10 +189,14 @@ def test_gateways_that_could_not_reach_the_server(status, headers, body, stack):
 
 
 def test_traefik_unmatched_router():
+    """Go's net/http answers the same bytes: Traefik is a guess, its router rule in the table."""
     result, finding = only(
         attempt(404, [("Content-Type", "text/plain; charset=utf-8")], "404 page not found\n")
     )
-    assert (finding.code, result.stack.name) == ("not-found", "Traefik")
+    assert (finding.code, result.stack.name) == ("not-found", "unknown")
+    assert "Traefik (" in result.stack.evidence[0]  # among the closest
+    assert "Nothing serves WebSockets at /ws on 127.0.0.1:8080" in finding.fixes[0].snippet
+    assert "rule: PathPrefix(`/ws`)" in finding.fixes[1].snippet
 
 
 def test_no_answer_at_all():
@@ -172,7 +217,8 @@ def test_spa_fallback_page():
     headers = [("Content-Type", "text/html"), ("X-Powered-By", "Express")]
     _, finding = only(attempt(200, headers, "<!doctype html><div id=root>"))
     assert finding.code == "not-upgraded"
-    assert "ws: true" in finding.fixes[0].snippet
+    assert "the path /ws is served by a static or SPA fallback" in finding.fixes[0].snippet
+    assert "ws: true" in snippet(finding, "dev-server proxy (Vite, webpack-dev-server)")
 
 
 def test_version_refused():

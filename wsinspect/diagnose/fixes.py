@@ -11,13 +11,22 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 
 from wsinspect.diagnose.facts import Facts, expected_accept
 from wsinspect.diagnose.neutral import NEUTRAL
-from wsinspect.diagnose.stacks import REGISTRY, Recognition, Snippet, by_name
+from wsinspect.diagnose.stacks import (
+    REGISTRY,
+    NoFix,
+    Recognition,
+    Snippet,
+    StackRecord,
+    by_name,
+)
 from wsinspect.model import Fix
 
-NEUTRAL_NAME = "generic"  # Fix.stack of a stack-neutral fix
+NEUTRAL_NAME = "any stack"  # Fix.stack of a stack-neutral fix
+TABLE_NAME = "popular stacks"  # Fix.stack of the table of knobs an unknown stack gets
 
 
 def values(facts: Facts) -> dict[str, str]:
@@ -64,36 +73,97 @@ PLACEHOLDERS = frozenset(
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
+# Codes only the server's own setting fixes: a recognised proxy's fix for them (a proxy that
+# rewrites Host breaks same-host Origin checks) never leads, it follows the server's.
+SERVERS_OWN = frozenset({"origin-rejected", "cross-origin-accepted", "subprotocol-not-selected"})
+TABLE_WIDTH = 28  # the table's name column; a longer name pushes its knob along
+
+
 def fixes_for(code: str, recognition: Recognition, facts: Facts, *, own: bool = False) -> list[Fix]:
-    """Fixes for ``code``: the recognised stacks' (and close runners-up') first, then the
-    neutral one. ``own``: fill origin lists with the server's own origin instead of the seen one
-    (cross-origin-accepted must not allow-list the foreign site it warns about)."""
-    stacks = recognition.names()
-    if recognition.server is None:  # unknown server: offer the likely stacks too
-        stacks += popular(code)
-    return _filled(code, stacks, facts, own)
+    """Fixes for ``code``, the one to apply at the top: a recognised stack's own snippet, else
+    the neutral fix in words and a table of each popular stack's knob (never another stack's
+    snippet as *the* fix). Close candidates' snippets follow. ``own``: fill origin lists with the
+    server's own origin instead of the seen one (cross-origin-accepted must not allow-list the
+    foreign site it warns about)."""
+    filled = _filled_values(facts, own)
+    recognised = recognition.recognised()
+    leading = [r for r in recognised if _leads(r, code)]
+    if leading:
+        first = [_stack_fix(r, code, filled) for r in leading]
+    else:
+        first = _neutral(code, filled)
+        first += _reasons(recognised, code)
+        first += _table(code, recognition, filled)
+    also = [*recognised, *_records(c.name for c in recognition.closest())]
+    also = [r for r in dict.fromkeys(also) if r not in leading and r.snippet(code) is not None]
+    last = _neutral(code, filled) if leading else []
+    return [*first, *(_stack_fix(r, code, filled) for r in also), *last]
 
 
 def every_fix(code: str, facts: Facts, *, own: bool = False) -> list[Fix]:
     """Every stack's fix for ``code``, then the neutral one: the rule pages show them all."""
-    return _filled(code, popular(code), facts, own)
+    filled = _filled_values(facts, own)
+    stacks = [_stack_fix(r, code, filled) for r in REGISTRY if r.snippet(code) is not None]
+    return stacks + _neutral(code, filled)
 
 
-def _filled(code: str, stacks: list[str], facts: Facts, own: bool) -> list[Fix]:
+def _filled_values(facts: Facts, own: bool) -> dict[str, str]:
     filled = values(facts)
     if own:
         filled["origin"] = filled["own_origin"]
         filled["origin_host"] = filled["host"]
-    result = []
-    for name in dict.fromkeys(stacks):
-        record = by_name(name)
-        snippet = record.snippet(code) if record else None
-        if snippet is not None:
-            result.append(_filled_snippet(name, snippet, filled))
+    return filled
+
+
+def _leads(record: StackRecord, code: str) -> bool:
+    """A recognised stack's snippet is the fix to apply first, unless only the server's setting
+    fixes ``code`` and the record is a proxy."""
+    return record.snippet(code) is not None and (record.kind == "server" or code not in SERVERS_OWN)
+
+
+def _reasons(records: list[StackRecord], code: str) -> list[Fix]:
+    """What recognised stacks without a setting for ``code`` say instead (their NoFix)."""
+    reasons = [(r.name, r.fixes.get(code)) for r in records]
+    return [_fix(name, "text", why.reason, ()) for name, why in reasons if isinstance(why, NoFix)]
+
+
+def _stack_fix(record: StackRecord, code: str, filled: dict[str, str]) -> Fix:
+    snippet = record.fixes[code]
+    assert isinstance(snippet, Snippet)
+    return _filled_snippet(record.name, snippet, filled)
+
+
+def _records(names: Iterable[str]) -> list[StackRecord]:
+    return [record for name in names if (record := by_name(name)) is not None]
+
+
+def _neutral(code: str, filled: dict[str, str]) -> list[Fix]:
     neutral = NEUTRAL.get(code)
-    if neutral is not None:
-        result.append(_filled_snippet(NEUTRAL_NAME, neutral, filled))
-    return result
+    return [] if neutral is None else [_filled_snippet(NEUTRAL_NAME, neutral, filled)]
+
+
+def _table(code: str, recognition: Recognition, filled: dict[str, str]) -> list[Fix]:
+    """One line per popular stack: its knob for ``code`` with the values filled in, the likely
+    stacks first. One Fix, so that it never reads as the fix of one of them."""
+    template = _table_template(code, tuple(c.name for c in recognition.ranked))
+    if not template:
+        return []
+    return [_filled_snippet(TABLE_NAME, Snippet("text", template), filled)]
+
+
+@functools.lru_cache(maxsize=256)
+def _table_template(code: str, likely: tuple[str, ...]) -> str:
+    rows = [
+        (record.name, snippet.knob)
+        for record in sorted(REGISTRY, key=lambda r: _rank(r.name, likely))
+        if record.popular and (snippet := record.snippet(code)) is not None and snippet.knob
+    ]
+    width = min(TABLE_WIDTH, max((len(name) for name, _ in rows), default=0))
+    return "\n".join(f"{name:<{width}}  {knob}" for name, knob in rows)
+
+
+def _rank(name: str, likely: tuple[str, ...]) -> int:
+    return likely.index(name) if name in likely else len(likely)
 
 
 def _filled_snippet(stack: str, snippet: Snippet, filled: dict[str, str]) -> Fix:

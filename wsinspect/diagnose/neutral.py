@@ -1,7 +1,8 @@
 """Stack-neutral fixes: what to change, in words, whatever the server is.
 
-Filled with the values seen on the wire like any snippet (fixes.values). Shown after a recognised
-stack's own fix, and alone when nothing is known about the stack.
+Filled with the values seen on the wire like any snippet (fixes.values). Shown first when the
+stack is not recognised (then a table of each popular stack's knob follows), and after a
+recognised stack's own fix. Every finding code has one.
 """
 
 from __future__ import annotations
@@ -9,6 +10,33 @@ from __future__ import annotations
 from wsinspect.diagnose.stacks import Snippet
 
 NEUTRAL: dict[str, Snippet] = {
+    "origin-rejected": Snippet(
+        "text",
+        "Add `{{origin}}` — the full origin, as the browser sends it — to the server's allowed "
+        "origins.\n"
+        "A same-host check compares host[:port]: the page's `{{origin_host}}` against the Host "
+        "header, `{{host}}`.\n"
+        "List origins one by one: allowing every origin lets any site open this socket as the "
+        "user.",
+    ),
+    "cross-origin-accepted": Snippet(
+        "text",
+        "Make the server's Origin check accept only your own origins, such as `{{origin}}`, "
+        "and refuse the rest before the upgrade (a 403).",
+    ),
+    "subprotocol-not-selected": Snippet(
+        "text",
+        "Make the server select one of the subprotocols the client offers ({{offered}}): its "
+        "101 must carry `Sec-WebSocket-Protocol: {{protocol}}`.\n"
+        "Or let the client offer none: new WebSocket(url) without protocols.",
+    ),
+    "upgrade-headers-missing": Snippet(
+        "text",
+        "Whatever stands between the browser and the WebSocket server (reverse proxy, load "
+        "balancer, dev server) must forward `Upgrade: websocket` and `Connection: Upgrade` for "
+        "{{path}}, over HTTP/1.1.\n"
+        "Proxies drop these hop-by-hop headers unless told to keep them.",
+    ),
     "subprotocol-not-offered": Snippet(
         "text",
         "Select only a subprotocol the client offered ({{offered}}), or none at all;\n"

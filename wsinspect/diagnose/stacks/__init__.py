@@ -28,7 +28,7 @@ from wsinspect.diagnose.stacks._record import (
 )
 from wsinspect.model import Stack
 
-RECOGNISED = 0.5  # a stack at or above this confidence is recognised: its own fix comes first
+RECOGNISED = 0.8  # a stack at or above this confidence is recognised: its own fix comes first
 RUNNER_UP = 0.4  # below the bar, still close enough for its fix to follow the neutral one
 
 
@@ -82,15 +82,6 @@ class Recognition:
     def recognised(self) -> list[StackRecord]:
         """The recognised server, then the recognised proxy: whose fixes come first."""
         return [_BY_NAME[c.name] for c in (self.server, self.proxy) if c is not None]
-
-    def names(self) -> list[str]:
-        """Stacks to offer fixes for: the recognised ones first, then close runners-up, or every
-        candidate."""
-        named = [c.name for c in (self.server, self.proxy) if c is not None]
-        if not named:
-            return [c.name for c in self.ranked]
-        close = [c.name for c in self.ranked if c.confidence >= RUNNER_UP and c.name not in named]
-        return named + close
 
     def closest(self) -> list[Candidate]:
         """Candidates below the bar but close to it (Django Channels behind uvicorn looks like

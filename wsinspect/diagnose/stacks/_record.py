@@ -57,7 +57,7 @@ class NoFix:
 Remedy = Snippet | NoFix
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # one record per stack: compared by identity
 class StackRecord:
     name: str  # as shown to the user; unique
     kind: Kind

@@ -49,6 +49,7 @@ def highlighted(snippet: str, language: str) -> Text:
     snippet = printable_block(snippet)  # it quotes captured text: an Origin, a path
     text = Syntax(snippet, language, theme="ansi_dark").highlight(snippet)
     text.rstrip()
+    text.no_wrap = False  # wrapped, not cut: a fix in words, a table's value past the edge
     return text
 
 
