@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -113,6 +114,12 @@ def test_the_file_holds_the_capture_and_a_reader_diagnoses_it():
     assert diagnosis_of(again).verdict == "error"
 
 
+# Where a rule has since learned better than the version that wrote the file: the same capture,
+# a better diagnosis. graphql-ws closing with 4401 within 2 ms of its 101, before any message, is
+# the application refusing after the upgrade (issue 15), not an abnormal close.
+REDIAGNOSED = {"/subscriptions": ("error", ["refused-after-upgrade"])}
+
+
 def test_a_version_1_file_from_a_real_capture_opens_with_the_same_findings():
     """tests/fixtures/session-v1.json: the demo's real servers and clients through the embedded
     proxy of wsinspect 1b62c01 (format version 1), saved by that version's writer."""
@@ -127,8 +134,10 @@ def test_a_version_1_file_from_a_real_capture_opens_with_the_same_findings():
         assert handshake.request.headers == [tuple(h) for h in stored["request"]["headers"]]
         assert handshake.status == (stored["response"] or {}).get("status")
         diagnosis = diagnosis_of(handshake)
-        assert diagnosis.verdict == stored["verdict"]
-        assert [f.code for f in diagnosis.findings] == [f["code"] for f in stored["findings"]]
+        verdict, codes = stored["verdict"], [f["code"] for f in stored["findings"]]
+        verdict, codes = REDIAGNOSED.get(urlsplit(handshake.url).path, (verdict, codes))
+        assert diagnosis.verdict == verdict
+        assert [f.code for f in diagnosis.findings] == codes
         ws = stored["websocket"]
         if ws is not None:
             previews = [m.preview for m in handshake.websocket.messages]
