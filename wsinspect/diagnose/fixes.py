@@ -12,9 +12,10 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from wsinspect.diagnose.facts import Facts, expected_accept
-from wsinspect.diagnose.neutral import NEUTRAL
+from wsinspect.diagnose.neutral import NEUTRAL, OPAQUE_ORIGIN
 from wsinspect.diagnose.stacks import (
     REGISTRY,
     NoFix,
@@ -26,6 +27,9 @@ from wsinspect.diagnose.stacks import (
 from wsinspect.model import Fix
 
 NEUTRAL_NAME = "any stack"  # Fix.stack of a stack-neutral fix
+# What origin snippets show for an opaque Origin (`null`, file://): never the value sent, which any
+# sandboxed page on any site sends too; the page must be served from a real origin first.
+STAND_IN = "https://your-app.example"
 TABLE_NAME = "popular stacks"  # Fix.stack of the table of knobs an unknown stack gets
 
 
@@ -35,10 +39,12 @@ def values(facts: Facts) -> dict[str, str]:
     host = facts.host or (facts.target.authority if facts.target else "")
     scheme = "https" if handshake.url.startswith("wss:") else "http"
     key = facts.request.get("Sec-WebSocket-Key") or ""
+    opaque = facts.origin is not None and facts.origin_endpoint is None
     return {
-        "origin": facts.origin or f"{scheme}://{host}",
-        "origin_host": facts.origin_host or host,
+        "origin": STAND_IN if opaque else facts.origin or f"{scheme}://{host}",
+        "origin_host": urlsplit(STAND_IN).netloc if opaque else facts.origin_host or host,
         "origin_hostname": facts.origin_endpoint.host if facts.origin_endpoint else host,
+        "sent_origin": facts.origin or "",
         "own_origin": f"{scheme}://{host}",
         "host": host,
         "path": facts.path,
@@ -58,6 +64,7 @@ PLACEHOLDERS = frozenset(
         "origin",
         "origin_host",
         "origin_hostname",
+        "sent_origin",
         "own_origin",
         "host",
         "path",
@@ -86,6 +93,9 @@ def fixes_for(code: str, recognition: Recognition, facts: Facts, *, own: bool = 
     server's own origin instead of the seen one (cross-origin-accepted must not allow-list the
     foreign site it warns about)."""
     filled = _filled_values(facts, own)
+    opaque = []  # first, or next to a recognised stack's own fix (which shows a stand-in)
+    if code == "origin-rejected" and facts.origin is not None and facts.origin_endpoint is None:
+        opaque = [_filled_snippet(NEUTRAL_NAME, OPAQUE_ORIGIN, filled)]
     recognised = recognition.recognised()
     leading = [r for r in recognised if _leads(r, code)]
     if leading:
@@ -97,6 +107,7 @@ def fixes_for(code: str, recognition: Recognition, facts: Facts, *, own: bool = 
     also = [*recognised, *_records(c.name for c in recognition.closest())]
     also = [r for r in dict.fromkeys(also) if r not in leading and r.snippet(code) is not None]
     last = _neutral(code, filled) if leading else []
+    first = [*first[:1], *opaque, *first[1:]] if leading else [*opaque, *first]
     return [*first, *(_stack_fix(r, code, filled) for r in also), *last]
 
 

@@ -149,3 +149,17 @@ const socket = new WebSocket("{{url_without_query}}?token=" + encodeURIComponent
         "`$http_connection ~* upgrade`, not `= Upgrade`.",
     ),
 }
+
+
+# An opaque Origin (``null``: a file:// page, a sandboxed iframe, a data: or blob: URL, a
+# cross-origin redirect) names no site, so it can never be the value to allow: every sandboxed
+# page on every site sends it. Shown first for such a refusal, and origin snippets show a
+# stand-in instead (fixes.STAND_IN).
+OPAQUE_ORIGIN = Snippet(
+    "text",
+    "The page has no origin of its own (`Origin: {{sent_origin}}`): it was opened from file://, "
+    "a sandboxed iframe, a data: or blob: URL, or reached through a cross-origin redirect.\n"
+    "Serve the page over http(s) (for a local file: `python3 -m http.server` in its folder) and "
+    "allow that origin; the fixes below show `{{origin}}` in its place.\n"
+    "Never allow `null`: any sandboxed page on any site sends it, so it would let every site in.",
+)
