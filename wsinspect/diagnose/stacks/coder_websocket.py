@@ -1,9 +1,9 @@
 """coder/websocket (formerly nhooyr.io/websocket), Go: a same-host Origin check by default."""
 
 from wsinspect.diagnose.facts import Facts
-from wsinspect.diagnose.stacks._match import body_matches, go_http_error
+from wsinspect.diagnose.stacks import _go as go
+from wsinspect.diagnose.stacks._match import body_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
-from wsinspect.diagnose.stacks._site import SITE, site_error_page
 
 GO_101 = (
     "Connection",
@@ -63,20 +63,14 @@ STACK = StackRecord(
             0.8,
             body_matches(r"only 13 is supported"),
         ),
-        Signal("Go http.Error headers (text/plain; charset=utf-8, nosniff)", 0.1, go_http_error),
+        go.HTTP_ERROR,
         Signal(
             "101 in Go's canonical casing, sorted (Connection, Sec-Websocket-Accept, Upgrade)",
             0.85,
             go_canonical_101,
         ),
     ),
-    site_signals=(
-        Signal(
-            SITE + "Go net/http's 404 page not found",
-            0.15,
-            site_error_page(r"^404 page not found\n$"),
-        ),
-    ),
+    site_signals=(go.NOT_FOUND_PAGE,),
     fixes={
         "origin-rejected": ALLOW_ORIGIN,
         "cross-origin-accepted": ALLOW_ORIGIN,

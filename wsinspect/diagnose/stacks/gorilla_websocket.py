@@ -6,15 +6,14 @@ enough. A Node proxy (Vite, http-proxy, Next.js) relays the same answer with eve
 """
 
 from wsinspect.diagnose.facts import Facts
+from wsinspect.diagnose.stacks import _go as go
 from wsinspect.diagnose.stacks._match import (
     body_matches,
     both,
-    go_http_error,
     header_spelled,
     refused,
 )
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
-from wsinspect.diagnose.stacks._site import SITE, site_error_page
 
 STATUS_TEXT = body_matches(r"^(Forbidden|Bad Request|Method Not Allowed)\n$")
 
@@ -68,15 +67,9 @@ STACK = StackRecord(
             0.9,
             both(relayed_lowercase, STATUS_TEXT),
         ),
-        Signal("Go http.Error headers (text/plain; charset=utf-8, nosniff)", 0.1, go_http_error),
+        go.HTTP_ERROR,
     ),
-    site_signals=(
-        Signal(
-            SITE + "Go net/http's 404 page not found",
-            0.15,
-            site_error_page(r"^404 page not found\n$"),
-        ),
-    ),
+    site_signals=(go.NOT_FOUND_PAGE,),
     fixes={
         "origin-rejected": ALLOW_ORIGIN,
         "cross-origin-accepted": ALLOW_ORIGIN,
