@@ -376,6 +376,9 @@ async def _printing_port(name: str, command: list[str]) -> AsyncIterator[int]:
             raise RuntimeError(f"the {name} server printed {line!r}, not PORT <n>: {tail}")
         drain = asyncio.create_task(_drain(process.stdout))
         try:
+            # Some print the port they chose before their server binds it (uvicorn's, run
+            # from a script): ready means accepting connections.
+            await wait_for_port(int(match[1]), name, timeout=START_TIMEOUT)
             yield int(match[1])
         finally:
             drain.cancel()

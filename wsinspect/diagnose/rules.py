@@ -667,13 +667,17 @@ def subprotocol_not_selected(ctx: Context) -> Finding | None:
             "must select one of the offered subprotocols.",
             {"Sec-WebSocket-Protocol (offered)": offered, "Sec-WebSocket-Protocol (101)": "(none)"},
         )
-    if f.status == 400 and f.body_has("invalid subprotocol"):
+    if f.status == 400 and f.body_has("invalid subprotocol", "missing subprotocol"):
         return ctx.finding(
             "subprotocol-not-selected",
             "error",
-            "The server accepts none of the offered subprotocols",
+            "The server accepts none of the offered subprotocols"
+            if f.offered
+            else "The server requires a subprotocol, and the client offered none",
             f"The client offered {offered or 'no subprotocol'}, and the server refused the "
-            "handshake because none is one it supports (its body lists the ones it expects).",
+            "handshake because it supports none of them (its body may list the ones it "
+            "expects). The client must offer one the server supports — new WebSocket(url, "
+            '["name"]) — or the server must accept a connection without one.',
             {"Sec-WebSocket-Protocol (offered)": offered or "(none)", **ctx.answer()},
         )
     return None
