@@ -51,13 +51,13 @@ STACK = StackRecord(
         ),
         Signal(
             "status line without a reason phrase, header names capitalised (e.g. HTTP/1.1 403 )",
-            0.5,
+            0.3,  # alone, not even a close guess: other servers and hand-made answers omit it too
             no_reason_phrase,
         ),
         Signal(
             "101 headers in Tomcat's order (Upgrade, Connection: upgrade, Sec-WebSocket-Accept, "
             "Date; no Server)",
-            0.5,
+            0.6,
             tomcat_101,
         ),
     ),
