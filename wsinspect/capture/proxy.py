@@ -11,8 +11,11 @@ import asyncio
 import contextlib
 import errno
 import ipaddress
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -133,6 +136,21 @@ def proxy_addons(server: Proxyserver) -> list[object]:
     ]
 
 
+def trust_bundle(extra_ca: str, folder: Path) -> str:
+    """One PEM file holding the default roots and ``extra_ca``, written in ``folder``.
+
+    mitmproxy's ``ssl_verify_upstream_trusted_ca`` replaces its default roots (certifi's bundle)
+    rather than adding to them: with only a mkcert CA trusted, every public wss:// server would
+    fail. So the user's CA is appended to the very bundle mitmproxy would have read.
+    """
+    import certifi
+
+    bundle = folder / "upstream-roots.pem"
+    defaults = Path(certifi.where()).read_bytes()
+    bundle.write_bytes(defaults.rstrip(b"\n") + b"\n" + Path(extra_ca).read_bytes())
+    return str(bundle)
+
+
 class EmbeddedProxy:
     """Starts and stops one mitmproxy Master with our addons, in the running event loop."""
 
@@ -142,6 +160,7 @@ class EmbeddedProxy:
         self._master: Master | None = None
         self._server: Proxyserver | None = None
         self._task: asyncio.Task[None] | None = None
+        self._private: Path | None = None  # our 0700 folder: the upstream trust bundle
 
     @property
     def port(self) -> int:
@@ -177,10 +196,13 @@ class EmbeddedProxy:
             connection_strategy="lazy",
         )
         if self.config.upstream_ca:
-            opts.update(ssl_verify_upstream_trusted_ca=self.config.upstream_ca)
+            self._private = Path(tempfile.mkdtemp(prefix="wsinspect-"))
+            bundle = trust_bundle(self.config.upstream_ca, self._private)
+            opts.update(ssl_verify_upstream_trusted_ca=bundle)
         if not await server.setup_servers():
             failure = next((s.last_exception for s in server.servers if s.last_exception), None)
             await server.servers.update([])
+            self._remove_private()
             raise ProxyError(self._explain(failure))
         self._master, self._server = master, server
         self._task = asyncio.create_task(master.run(), name="wsinspect proxy")
@@ -194,6 +216,12 @@ class EmbeddedProxy:
             await task
         await server.servers.update([])
         self._master = self._server = self._task = None
+        self._remove_private()
+
+    def _remove_private(self) -> None:
+        if self._private is not None:
+            shutil.rmtree(self._private, ignore_errors=True)
+            self._private = None
 
     def _explain(self, failure: BaseException | None) -> str:
         where = self.config.address

@@ -1,0 +1,194 @@
+"""TLS on both sides of the proxy, with real certificates made here and real TLS servers.
+
+Upstream: the trust store the proxy checks servers against (``--upstream-ca`` adds to it) and a
+server whose certificate it cannot verify. Downstream: a client that does not trust our CA.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ipaddress
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import certifi
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from websockets.asyncio.server import Server, ServerConnection, serve
+
+from wsinspect.capture.proxy import ProxyConfig
+from wsinspect.capture.service import Capture
+from wsinspect.model import Session
+
+ONE_DAY = datetime.timedelta(days=1)
+
+
+@dataclass
+class Authority:
+    """A certificate authority of our own, like mkcert's or a public one's."""
+
+    name: str
+    key: ec.EllipticCurvePrivateKey
+    cert: x509.Certificate
+
+    @classmethod
+    def make(cls, name: str) -> Authority:
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - ONE_DAY)
+            .not_valid_after(now + 30 * ONE_DAY)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .sign(key, hashes.SHA256())
+        )
+        return cls(name, key, cert)
+
+    @property
+    def pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    def write(self, folder: Path) -> Path:
+        path = folder / f"{self.name.replace(' ', '-')}.pem"
+        path.write_bytes(self.pem)
+        return path
+
+    def server_context(self, folder: Path, host: str = "127.0.0.1") -> ssl.SSLContext:
+        """A TLS server context whose certificate for ``host`` this authority signed."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - ONE_DAY)
+            .not_valid_after(now + 30 * ONE_DAY)
+            .add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), False
+            )
+            .sign(self.key, hashes.SHA256())
+        )
+        stem = folder / f"leaf-{self.name.replace(' ', '-')}"
+        cert_path, key_path = stem.with_suffix(".pem"), stem.with_suffix(".key")
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_path, key_path)
+        return context
+
+
+@asynccontextmanager
+async def wss_server(context: ssl.SSLContext) -> AsyncIterator[int]:
+    """A real WebSocket server over TLS; yields its port."""
+
+    async def echo(ws: ServerConnection) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    server: Server = await serve(echo, "127.0.0.1", 0, ssl=context)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@asynccontextmanager
+async def proxy(upstream_ca: Path | None = None) -> AsyncIterator[tuple[int, Session]]:
+    config = ProxyConfig(port=0, upstream_ca=str(upstream_ca) if upstream_ca else None)
+    async with Capture.embedded(config) as capture:
+        yield capture.port, capture.session
+
+
+def trusting_our_ca() -> ssl.SSLContext:
+    """A client that trusts the proxy's CA (mitmproxy's default confdir, made when it started)."""
+    context = ssl.create_default_context(
+        cafile=str(Path.home() / ".mitmproxy/mitmproxy-ca-cert.pem")
+    )
+    return context
+
+
+async def upgrade_through(
+    proxy_port: int, port: int, client: ssl.SSLContext, path: str = "/chat"
+) -> str:
+    """A wss:// opening handshake through the proxy (CONNECT, TLS, the upgrade request), as a
+    browser sends it; returns the status line that came back."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy_port)
+    try:
+        writer.write(
+            f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+        )
+        connected = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert connected.startswith(b"HTTP/1.1 200"), connected
+        await writer.start_tls(client, server_hostname="127.0.0.1")
+        writer.write(
+            (
+                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        return head.split(b"\r\n", 1)[0].decode()
+    finally:
+        writer.close()
+
+
+@pytest.fixture
+def public_ca(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Authority:
+    """A CA in the default trust store: mitmproxy reads its defaults from ``certifi.where()``
+    (mitmproxy/net/tls.py), so the default store here is a bundle holding this CA."""
+    authority = Authority.make("Public Root CA")
+    bundle = tmp_path / "default-roots.pem"
+    bundle.write_bytes(Path(certifi.where()).read_bytes() + authority.pem)
+    monkeypatch.setattr(certifi, "where", lambda: str(bundle))
+    return authority
+
+
+async def test_upstream_ca_adds_to_the_default_roots(tmp_path: Path, public_ca: Authority) -> None:
+    """With --upstream-ca (a mkcert-like CA), servers it signed work, and so do public ones."""
+    mine = Authority.make("mkcert development CA")
+    async with (
+        wss_server(mine.server_context(tmp_path)) as dev_port,
+        wss_server(public_ca.server_context(tmp_path)) as public_port,
+        proxy(upstream_ca=mine.write(tmp_path)) as (proxy_port, session),
+    ):
+        dev = await upgrade_through(proxy_port, dev_port, trusting_our_ca())
+        public = await upgrade_through(proxy_port, public_port, trusting_our_ca())
+    assert dev.startswith("HTTP/1.1 101"), dev
+    assert public.startswith("HTTP/1.1 101"), public
+    assert [h.status for h in session] == [101, 101]
