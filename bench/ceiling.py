@@ -19,6 +19,13 @@ sent and received back. Issue 16's targets:
     echoes/s      wsinspect >= 0.95 x raw-relay
     handshakes/s  wsinspect >= 1.0 x mitmdump
 
+Also measured, to split the gap between wsinspect and mitmdump's raw relay:
+
+    relay-9      wsinspect's embedded proxy (its nine mitmproxy addons, websocket=false) without
+                 our recorder: the same relay as raw-relay with 22 fewer addons to offer each
+                 chunk to, so raw-relay -> relay-9 is mitmproxy's hook dispatch and relay-9 ->
+                 wsinspect is our own code (frame sniffing, validation, recording)
+
 --uvloop adds the raw relay run on uvloop's event loop, when uvloop is installed.
 
 Run: python bench/ceiling.py [--rounds N] [--seconds S] [--window N] [--concurrency N] [--uvloop]
@@ -27,6 +34,7 @@ Run: python bench/ceiling.py [--rounds N] [--seconds S] [--window N] [--concurre
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib.util
 import json
 import os
@@ -41,6 +49,7 @@ from subprocess import DEVNULL, Popen
 from processes import free_port, start, wait_for_port
 
 HERE = Path(__file__).parent
+ROOT = HERE.parent
 GOPATH = "/usr/share/gocode"  # Debian's Go packages: golang-github-gorilla-websocket-dev
 UVLOOP_MITMDUMP = (
     "import uvloop; uvloop.install(); from mitmproxy.tools.main import mitmdump; mitmdump()"
@@ -96,6 +105,16 @@ def mitmdump_process(port: int, extra: list[str], uvloop: bool = False) -> Popen
     return Popen([*program, *arguments], stdout=DEVNULL, stderr=DEVNULL)
 
 
+async def relay_without_recorder() -> None:
+    """wsinspect's embedded proxy with no addon of ours, until terminated."""
+    from wsinspect.capture.proxy import EmbeddedProxy, ProxyConfig
+
+    proxy = EmbeddedProxy(ProxyConfig(port=0), [])
+    await proxy.start()
+    print(f"listening on 127.0.0.1:{proxy.port}", file=sys.stderr, flush=True)
+    await asyncio.Event().wait()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
@@ -103,10 +122,17 @@ def main() -> int:
     parser.add_argument("--window", type=int, default=1000, help="echoes in flight")
     parser.add_argument("--concurrency", type=int, default=4, help="handshakes at once")
     parser.add_argument("--uvloop", action="store_true", help="add the raw relay on uvloop")
+    parser.add_argument("--relay-9", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.relay_9:
+        asyncio.run(relay_without_recorder())
+        return 0
     if args.uvloop and importlib.util.find_spec("uvloop") is None:
         raise SystemExit("--uvloop: pip install uvloop")
 
+    # this tree's wsinspect, whatever the installed one is (an editable install elsewhere)
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    this_tree = {**os.environ, "PYTHONPATH": path}
     workdir = Path(tempfile.mkdtemp(prefix="wsinspect-ceiling-"))
     binary = build(workdir)
     echo, echo_port, _ = start([str(binary), "serve"], r"^(\d+)", False)
@@ -114,6 +140,10 @@ def main() -> int:
         [sys.executable, "-m", "wsinspect", "record", "-p", "0", "-o", str(workdir / "out.json")],
         r"listening on [\d.]+:(\d+)",
         True,
+        this_tree,
+    )
+    relay_9, relay_9_port, _ = start(
+        [sys.executable, __file__, "--relay-9"], r"listening on [\d.]+:(\d+)", True, this_tree
     )
     ports = {"raw-relay": free_port(), "mitmdump": free_port()}
     dumps = [
@@ -132,6 +162,7 @@ def main() -> int:
     targets: dict[str, str | None] = {
         "direct": None,
         "wsinspect": f"http://127.0.0.1:{record_port}",
+        "relay-9": f"http://127.0.0.1:{relay_9_port}",
         **{name: f"http://127.0.0.1:{port}" for name, port in ports.items()},
     }
     options = {
@@ -151,7 +182,7 @@ def main() -> int:
             print(f"round {round_number + 1}/{args.rounds}", file=sys.stderr, flush=True)
     finally:
         record.send_signal(signal.SIGINT)
-        for process in (*dumps, echo):
+        for process in (*dumps, echo, relay_9):
             process.terminate()
         record.wait(30)
         shutil.rmtree(workdir, ignore_errors=True)
