@@ -23,8 +23,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from websockets.asyncio.server import Server, ServerConnection, serve
 
+from tests.conftest import until
 from wsinspect.capture.proxy import ProxyConfig
 from wsinspect.capture.service import Capture
+from wsinspect.diagnose import diagnosis_of
 from wsinspect.model import Session
 
 ONE_DAY = datetime.timedelta(days=1)
@@ -192,3 +194,57 @@ async def test_upstream_ca_adds_to_the_default_roots(tmp_path: Path, public_ca: 
     assert dev.startswith("HTTP/1.1 101"), dev
     assert public.startswith("HTTP/1.1 101"), public
     assert [h.status for h in session] == [101, 101]
+
+
+async def test_a_server_certificate_the_proxy_cannot_verify_has_its_own_finding(
+    tmp_path: Path,
+) -> None:
+    """A self-signed dev server: the proxy answers 502 itself; the finding shows the certificate
+    and the verification error, and the fix is --upstream-ca, not "start the server"."""
+    dev = Authority.make("dev server self-signed")
+    async with (
+        wss_server(dev.server_context(tmp_path)) as port,
+        proxy() as (proxy_port, session),
+    ):
+        status = await upgrade_through(proxy_port, port, trusting_our_ca())
+        await until(lambda: any(h.error for h in session))
+    assert status.startswith("HTTP/1.1 502"), status
+    (handshake,) = session
+    findings = diagnosis_of(handshake).findings
+    assert [f.code for f in findings] == ["upstream-cert-invalid"]
+    evidence = findings[0].evidence
+    assert "unable to get local issuer certificate" in evidence["Verification"]
+    assert evidence["Subject"] == "CN=127.0.0.1"
+    assert evidence["Issuer"] == "CN=dev server self-signed"
+    expires = dev.cert.not_valid_after_utc  # the leaf is made to expire on the same day
+    assert evidence["Expires"].startswith(expires.strftime("%Y-%m-%d"))
+    assert "net::ERR_CERT_AUTHORITY_INVALID" in findings[0].explanation
+    fix = "\n".join(f.snippet for f in findings[0].fixes)
+    assert "--upstream-ca" in fix and "mkcert -CAROOT" in fix
+
+
+async def test_a_client_that_does_not_trust_our_ca_is_recorded_once_per_destination(
+    tmp_path: Path,
+) -> None:
+    """A Python client with the default trust store: before, nothing anywhere. Now one attempt
+    per client and destination, its repeats counted, and the fix per client."""
+    server = Authority.make("public-ish")
+    async with (
+        wss_server(server.server_context(tmp_path)) as port,
+        proxy() as (proxy_port, session),
+    ):
+        for _ in range(3):
+            with pytest.raises(ssl.SSLCertVerificationError):
+                await upgrade_through(proxy_port, port, ssl.create_default_context())
+        await until(lambda: any(h.tls is not None and h.tls.count == 3 for h in session))
+    assert len(session) == 1
+    (handshake,) = session
+    assert handshake.url == f"wss://127.0.0.1:{port}/"
+    assert handshake.client.address.startswith("127.0.0.1:")
+    findings = diagnosis_of(handshake).findings
+    assert [f.code for f in findings] == ["client-distrusts-proxy"]
+    assert findings[0].evidence["Attempts"] == "3"
+    assert "trust" in findings[0].evidence["TLS error"]
+    fix = "\n".join(f.snippet for f in findings[0].fixes)
+    for command in ("wsinspect browser", "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "--cacert"):
+        assert command in fix

@@ -278,6 +278,22 @@ class SiteEvidence(msgspec.Struct, frozen=True, gc=False):
     error_pages: tuple[ErrorPage, ...] = ()
 
 
+class TlsFailure(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
+    """A TLS handshake that failed at the proxy, in its words. ``side`` "client": the client
+    refused the proxy's certificate (it does not trust wsinspect's CA), so no request came and
+    ``count`` groups its repeats; "server": the proxy refused the server's certificate, which is
+    described by ``subject``, ``issuer`` and ``not_after`` (the first of the chain it sent)."""
+
+    side: Side
+    error: str
+    sni: str = ""
+    subject: str = ""
+    issuer: str = ""
+    not_after: Time | None = None
+    count: Count = 1
+    last: Time | None = None  # the latest repeat
+
+
 class Handshake(msgspec.Struct, kw_only=True, dict=True):
     """One WebSocket opening handshake attempt, whatever its outcome.
 
@@ -295,6 +311,7 @@ class Handshake(msgspec.Struct, kw_only=True, dict=True):
     error: str | None = None
     websocket: WebSocketSummary | None = None
     site: SiteEvidence | None = None  # the host's other answers, as they stood at this answer
+    tls: TlsFailure | None = None  # a failed TLS handshake on either side of the proxy
 
     @property
     def status(self) -> int | None:

@@ -22,6 +22,7 @@ from wsinspect.capture.bodies import BodyTap, decoded_prefix
 from wsinspect.capture.frames import Deflate, FrameSniffer, MessageWindow
 from wsinspect.capture.limits import BODY_LIMIT, DEFAULT_LIMITS, RAW_BODY_LIMIT, Limits
 from wsinspect.capture.site import Sites
+from wsinspect.capture.tls import TlsFailures
 from wsinspect.model import (
     OP_CLOSE,
     Client,
@@ -37,6 +38,7 @@ from wsinspect.model import (
 
 if TYPE_CHECKING:
     from mitmproxy import connection, http, tcp, websocket
+    from mitmproxy.tls import TlsData
 
 
 ANSWER_TIMEOUT = 10.0  # seconds without an answer before an attempt is reported as unanswered
@@ -130,6 +132,7 @@ class Recorder:
         self._waiting: dict[str, asyncio.TimerHandle] = {}  # attempts without an answer yet
         self._taps: dict[str, BodyTap] = {}  # by HTTP flow: refusals whose body is streamed
         self.sites = Sites()  # what each host said in its other answers
+        self.tls = TlsFailures()  # failed TLS handshakes, either side (capture/tls.py)
 
     # -- the handshake ---------------------------------------------------------------------
 
@@ -191,10 +194,13 @@ class Recorder:
         self._answered(handshake)
 
     def error(self, flow: http.HTTPFlow) -> None:
+        tls = self.tls.take(flow.client_conn.id)  # taken whatever the flow: memory stays bounded
         if not self.is_attempt(flow) or flow.error is None:
             return
         self._stop_waiting(flow)
         handshake = self._record(flow)
+        if tls is not None:
+            handshake.tls = tls
         timed_out = handshake.error is not None  # "no answer within …" came first
         reason = flow.error.msg
         if reason == CLIENT_LEFT and handshake.response is None:
@@ -211,6 +217,18 @@ class Recorder:
                 handshake.response = _response(flow.response, self._taps.pop(flow.id, None))
             handshake.site = self.sites.evidence(flow.request)
             handshake.answered = self.clock()
+            self._answered(handshake)
+
+    # -- failed TLS handshakes (capture/tls.py) --------------------------------------------------
+
+    def tls_failed_server(self, data: TlsData) -> None:
+        """The server's certificate was refused; the flow's error hook comes next and takes it."""
+        self.tls.server_failed(data)
+
+    def tls_failed_client(self, data: TlsData) -> None:
+        """The client refused ours: no request will come, so this is the attempt's only trace."""
+        handshake = self.tls.client_failed(data, self.session, self.clock())
+        if handshake is not None:
             self._answered(handshake)
 
     def _record(self, flow: http.HTTPFlow) -> Handshake:

@@ -92,10 +92,11 @@ _DECLARED = "_declared"
 
 def _state(handshake: Handshake) -> tuple[object, ...]:
     """What a diagnosis depends on that the capture sets after the request: the answer, the
-    error, the close; and the stack the user named (the registry's own name: same object)."""
+    error, the close, a failed TLS handshake (replaced as its repeats are counted); and the stack
+    the user named (the registry's own name: same object)."""
     ws = handshake.websocket
     close = None if ws is None else ws.close
-    return handshake.response, handshake.error, ws, close, declared(handshake)
+    return handshake.response, handshake.error, ws, close, handshake.tls, declared(handshake)
 
 
 __all__ = [

@@ -141,6 +141,38 @@ const socket = new WebSocket("{{url_without_query}}?token=" + encodeURIComponent
         'ASP.NET Core: policy.WithOrigins("{{origin}}").AllowCredentials() instead of '
         "AllowAnyOrigin().",
     ),
+    "idle-timeout": Snippet(
+        "text",
+        "Keep the connection from falling silent: a ping (or a small heartbeat message) every "
+        "25-30 s, shorter than the shortest idle limit in between (Heroku 55 s; nginx, AWS ALB "
+        "60 s; Cloudflare ~100 s). Pings from the server are enough: browsers answer them with "
+        "a pong by themselves.\n"
+        "Python websockets: serve(..., ping_interval=25) / connect(..., ping_interval=25) (20 s "
+        "by default; None turns it off).\n"
+        "Node ws: setInterval(() => ws.ping(), 25000) per client on the server, and terminate() "
+        "one that missed its pong.\n"
+        "Browser: no ping API; send a message the server ignores, e.g. setInterval(() => "
+        'ws.send(\'{"type":"ping"}\'), 25000), and reconnect on close.\n'
+        "Socket.IO and SignalR ping by themselves (25 s / 15 s): check that nothing lengthened "
+        "the interval. Or raise the idle limit of the proxy in between (its setting follows).",
+    ),
+    "closed-while-connecting": Snippet(
+        "javascript",
+        """\
+// The client closed a socket that was still connecting. In React, open it in an effect whose
+// cleanup closes it: StrictMode mounts, unmounts and mounts again in development, so the first
+// socket is closed at once (Chrome: "WebSocket is closed before the connection is established").
+useEffect(() => {
+  const ws = new WebSocket("{{url_without_query}}");
+  let closedByUs = false;
+  ws.onmessage = (event) => { /* … */ };
+  ws.onclose = () => {
+    if (closedByUs) return;  // our own cleanup: not an error, do not reconnect
+    /* reconnect or report */
+  };
+  return () => { closedByUs = true; ws.close(); };
+}, []);""",
+    ),
     "connection-matched-exactly": Snippet(
         "text",
         "Read Connection as a comma-separated list of tokens, without case: accept the request "

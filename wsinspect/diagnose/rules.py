@@ -11,12 +11,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from wsinspect.diagnose import closecodes
+from wsinspect.diagnose import closecodes, lifetime
 from wsinspect.diagnose.facts import Facts, expected_accept
 from wsinspect.diagnose.fixes import fixes_for
 from wsinspect.diagnose.shared import shared
 from wsinspect.diagnose.stacks import Recognition
-from wsinspect.model import Finding, Severity
+from wsinspect.model import Finding, Message, Severity
 
 # The stable finding codes, each with a page docs/rules/<code>.md.
 CODES = (
@@ -41,6 +41,8 @@ CODES = (
     "refused-after-upgrade",
     "wildcard-origin-with-credentials",
     "connection-matched-exactly",
+    "idle-timeout",
+    "closed-while-connecting",
 )
 
 CHROME_FAILED = (
@@ -817,12 +819,98 @@ def refused_after_upgrade(ctx: Context) -> Finding | None:
     )
 
 
+def idle_timeout(ctx: Context) -> Finding | None:
+    drop = lifetime.idle_drop(ctx.facts.handshake)
+    if drop is None:
+        return None
+    proxy = ctx.recognition.proxy
+    silence = _seconds(drop.silence)
+    if proxy is not None:
+        who = f"{proxy.name}, which answered the 101, closes idle upgraded connections: its limit"
+    elif drop.default is not None:
+        who = f"The silence matches a known default idle limit: {drop.default}"
+    else:
+        who = (
+            "A proxy or load balancer in between (or the server itself) with an idle limit of "
+            f"about {silence}"
+        )
+    last = _last_frame(drop.last)
+    heartbeat = (
+        "No ping or pong was seen" if not drop.heartbeats else "No ping or pong came in that gap"
+    )
+    evidence = {
+        "Close code": "1006 (the TCP connection ended, no close frame)",
+        "Silent for": f"{silence}, since {last}",
+        "Pings/pongs seen": str(drop.heartbeats) if drop.heartbeats else "none",
+        "Dropped by": f"the {drop.by} side" if drop.by else "?",
+    }
+    if drop.default is not None:
+        evidence["Matches the default of"] = drop.default
+    if proxy is not None:
+        evidence["Proxy (from the 101)"] = proxy.name
+    return ctx.finding(
+        "idle-timeout",
+        "warning",
+        f"Dropped after {silence} of silence without a close frame (1006): an idle timeout",
+        f"The WebSocket worked, then nothing went either way for {silence} ({last}), and the "
+        "connection ended from the server's side without a close frame. That is how a proxy "
+        f"ends an idle tunnel. {who}. {heartbeat}: a heartbeat resets the limit. The page sees "
+        "close 1006 with no reason; a crash of the server looks the same, its log tells.",
+        evidence,
+    )
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
+
+
+def _last_frame(message: Message | None) -> str:
+    if message is None:
+        return "the 101 (no frame at all)"
+    kind = _FRAME_KINDS.get(message.opcode, f"opcode {message.opcode}")
+    return f"the last frame: {kind} from the {message.side}"
+
+
+_FRAME_KINDS = {0x1: "a text message", 0x2: "a binary message", 0x9: "a ping", 0xA: "a pong"}
+
+
+def closed_while_connecting(ctx: Context) -> Finding | None:
+    left = lifetime.left_while_connecting(ctx.facts.handshake)
+    if left is None:
+        return None
+    unsure = (
+        ""
+        if left.sure
+        else " The relay did not see which side ended it: if no client closed it, the server "
+        "dropped it at once, and its log says why."
+    )
+    return ctx.finding(
+        "closed-while-connecting",
+        "warning",
+        "The client closed the WebSocket while it was connecting: not a server fault",
+        f"The client gave up its own handshake: {left.how}. A browser does this when the page "
+        "calls close() on a socket still CONNECTING — React's StrictMode mounts every component "
+        "twice in development, so an effect that opens a WebSocket closes the first one at once "
+        "— or when the page is left. Chrome logs `WebSocket connection to '…' failed: "
+        "WebSocket is closed before the connection is established.`; the page gets close 1006. "
+        f"The server did nothing wrong; a second attempt usually follows.{unsure}",
+        {
+            "Client": left.how,
+            "Status": f"{ctx.facts.status}" if ctx.facts.status else "no answer yet",
+        },
+    )
+
+
 def closed_abnormally(ctx: Context) -> Finding | None:
     ws = ctx.facts.handshake.websocket
     if ws is None or ws.close is None or not closecodes.is_abnormal(ws.close.code):
         return None
     if _quick_refusal(ctx.facts) or http_after_upgrade(ctx.facts):
         return None  # refused_after_upgrade (or Engine.IO's rule) explains it
+    if lifetime.idle_drop(ctx.facts.handshake) or lifetime.left_while_connecting(
+        ctx.facts.handshake
+    ):
+        return None  # idle_timeout or closed_while_connecting explains it
     close = ws.close
     by = f" by the {close.by}" if close.by else ""
     reason = f" ({close.reason})" if close.reason else ""
@@ -872,6 +960,8 @@ RULES: tuple[Rule, ...] = (
     accept_mismatch,
     refused_after_upgrade,
     cross_origin_accepted,
+    idle_timeout,
+    closed_while_connecting,
     closed_abnormally,
 )
 FALLBACK: Rule = handshake_rejected
