@@ -139,7 +139,7 @@ def attempt_to(capture: Capture, port: int) -> Handshake:
         (never_answers, None, None, "upstream-failed", "no answer within 1 s"),
         (malformed_http, None, None, "upstream-failed", "Cannot parse HTTP response"),
         (no_close_frame, None, 101, "closed-abnormally", None),
-        (slow_refusal, 0.2, None, None, "the client left before the server answered"),
+        (slow_refusal, 0.2, None, "closed-while-connecting", "the client left before the server"),
     ],
 )
 async def test_server_faults_are_recorded_and_the_proxy_keeps_serving(

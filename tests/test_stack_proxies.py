@@ -56,7 +56,7 @@ async def test_a_proxy_that_names_itself_on_the_101_gets_its_own_idle_timeout(
 ) -> None:
     diagnosis = await cut_when_idle(stack)
     finding = diagnosis.findings[0]
-    assert finding.code == "closed-abnormally" and "1006" in finding.title
+    assert finding.code == "idle-timeout" and "1006" in finding.title
     assert diagnosis.stack is not None and diagnosis.stack.name == name
     assert finding.fixes[0].stack == name and knob in finding.fixes[0].snippet
 
@@ -71,7 +71,7 @@ async def test_a_proxy_invisible_on_the_101_is_in_the_table_with_its_own_knob(
     """HAProxy and Apache keep the backend's Server: nothing names them, so the neutral fix
     comes first, and their knob is a line of the table, not nginx's."""
     finding = (await cut_when_idle(stack)).findings[0]
-    assert finding.code == "closed-abnormally"
+    assert finding.code == "idle-timeout"
     first, *rest = finding.fixes
     assert name not in first.stack and "proxy_read_timeout" not in first.snippet
     table = next(fix.snippet for fix in rest if fix.stack == "popular stacks")

@@ -24,6 +24,17 @@ def keep_alive_complaint(f: Facts) -> bool:
 
 PROXY_PASS = 'ProxyPass "{{path}}" "http://127.0.0.1:8080{{path}}" upgrade=websocket'
 
+# An idle upgraded connection cut short: the knob for both findings (research: idle_timeout.txt).
+IDLE_TIMEOUT = Snippet(
+    "apache",
+    """\
+# an idle upgraded connection is closed after the larger of Timeout and ProxyTimeout
+# (both 60 s by default): raising ProxyTimeout lengthens it, lowering it alone does not
+ProxyTimeout 3600""",
+    knob="ProxyTimeout 3600  # idle tunnels last the larger of it and Timeout (60 s)",
+)
+
+
 STACK = StackRecord(
     name="Apache",
     kind="proxy",
@@ -64,13 +75,7 @@ STACK = StackRecord(
 {PROXY_PASS}  # the running WebSocket server""",
             knob=PROXY_PASS + "  # the running WebSocket server",
         ),
-        "closed-abnormally": Snippet(
-            "apache",
-            """\
-# an idle upgraded connection is closed after the larger of Timeout and ProxyTimeout
-# (both 60 s by default): raising ProxyTimeout lengthens it, lowering it alone does not
-ProxyTimeout 3600""",
-            knob="ProxyTimeout 3600  # idle tunnels last the larger of it and Timeout (60 s)",
-        ),
+        "closed-abnormally": IDLE_TIMEOUT,
+        "idle-timeout": IDLE_TIMEOUT,
     },
 )

@@ -4,6 +4,17 @@ from wsinspect.diagnose.stacks._match import header_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
 from wsinspect.diagnose.stacks._site import SITE, site_cookie, site_server
 
+# An idle upgraded connection cut short: the knob for both findings (research: idle_timeout.txt).
+IDLE_TIMEOUT = Snippet(
+    "text",
+    "Raise the load balancer's idle timeout (default 60 s, at most 4000 s) above the longest "
+    "silence, or send pings every 30 s (data either way resets it):\n"
+    "aws elbv2 modify-load-balancer-attributes --load-balancer-arn <your ALB's ARN> "
+    "--attributes Key=idle_timeout.timeout_seconds,Value=300",
+    knob="idle_timeout.timeout_seconds above the longest silence (default 60)",
+)
+
+
 STACK = StackRecord(
     name="AWS ALB",
     kind="proxy",
@@ -31,10 +42,7 @@ STACK = StackRecord(
             "target closed the connection or answered something that is not HTTP.",
             knob="healthy targets in the target group (503: none passes its health check)",
         ),
-        "closed-abnormally": Snippet(
-            "text",
-            "Raise the load balancer's idle timeout (default 60 s), or send pings.",
-            knob="idle_timeout.timeout_seconds above the longest silence (default 60)",
-        ),
+        "closed-abnormally": IDLE_TIMEOUT,
+        "idle-timeout": IDLE_TIMEOUT,
     },
 )

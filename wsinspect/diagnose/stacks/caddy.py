@@ -9,6 +9,22 @@ from wsinspect.diagnose.stacks._match import header_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
 from wsinspect.diagnose.stacks._site import SITE, site_server
 
+# An idle upgraded connection cut short: the knob for both findings (research: idle_timeout.txt).
+IDLE_TIMEOUT = Snippet(
+    "caddyfile",
+    """\
+reverse_proxy {{path}}* 127.0.0.1:8080 {
+    transport http {
+        # read_timeout also bounds an idle upgraded connection: remove it, or raise it
+        read_timeout 1h
+    }
+    # Caddy >= 2.7: stream_timeout bounds every upgraded connection; a config reload closes
+    # them unless stream_close_delay keeps them open, e.g. stream_close_delay 5m
+}""",
+    knob="transport http { read_timeout 1h }  # bounds idle upgraded connections too",
+)
+
+
 STACK = StackRecord(
     name="Caddy",
     kind="proxy",
@@ -30,18 +46,7 @@ STACK = StackRecord(
             "reverse_proxy {{path}}* 127.0.0.1:8080  # the running WebSocket server",
             knob="reverse_proxy {{path}}* 127.0.0.1:8080  # the running WebSocket server",
         ),
-        "closed-abnormally": Snippet(
-            "caddyfile",
-            """\
-reverse_proxy {{path}}* 127.0.0.1:8080 {
-    transport http {
-        # read_timeout also bounds an idle upgraded connection: remove it, or raise it
-        read_timeout 1h
-    }
-    # Caddy >= 2.7: stream_timeout bounds every upgraded connection; a config reload closes
-    # them unless stream_close_delay keeps them open, e.g. stream_close_delay 5m
-}""",
-            knob="transport http { read_timeout 1h }  # bounds idle upgraded connections too",
-        ),
+        "closed-abnormally": IDLE_TIMEOUT,
+        "idle-timeout": IDLE_TIMEOUT,
     },
 )

@@ -4,6 +4,16 @@ from wsinspect.diagnose.stacks._match import has_header, header_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
 from wsinspect.diagnose.stacks._site import SITE, site_cookie, site_header, site_server
 
+# An idle upgraded connection cut short: the knob for both findings (research: idle_timeout.txt).
+IDLE_TIMEOUT = Snippet(
+    "text",
+    "Cloudflare closes a WebSocket that stays idle for about 100 s (and drops sockets "
+    "when it restarts its own servers): send a ping or a heartbeat message every 30 s, "
+    "and reconnect when the socket closes.",
+    knob="a heartbeat every 30 s; reconnect on close (idle limit ~100 s)",
+)
+
+
 STACK = StackRecord(
     name="Cloudflare",
     kind="proxy",
@@ -30,12 +40,7 @@ STACK = StackRecord(
             "accepts connections from Cloudflare's addresses (its error page names the cause).",
             knob="the origin server must run and accept Cloudflare's addresses",
         ),
-        "closed-abnormally": Snippet(
-            "text",
-            "Cloudflare closes a WebSocket that stays idle for about 100 s (and drops sockets "
-            "when it restarts its own servers): send a ping or a heartbeat message every 30 s, "
-            "and reconnect when the socket closes.",
-            knob="a heartbeat every 30 s; reconnect on close (idle limit ~100 s)",
-        ),
+        "closed-abnormally": IDLE_TIMEOUT,
+        "idle-timeout": IDLE_TIMEOUT,
     },
 )

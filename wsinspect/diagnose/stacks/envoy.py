@@ -17,6 +17,18 @@ def upgrade_refused(f: Facts) -> bool:
     )
 
 
+# An idle upgraded connection cut short: the knob for both findings (research: idle_timeout.txt).
+IDLE_TIMEOUT = Snippet(
+    "yaml",
+    """\
+# an upgraded WebSocket is one stream: stream_idle_timeout (default 300s) ends it when idle
+http_connection_manager:
+  stream_idle_timeout: 3600s
+# and a route's own idle_timeout, if set: route: {cluster: ws, idle_timeout: 3600s}""",
+    knob="http_connection_manager: stream_idle_timeout: 3600s  # default 300s",
+)
+
+
 STACK = StackRecord(
     name="Envoy",
     kind="proxy",
@@ -75,14 +87,7 @@ clusters:
       - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: 8080}}}""",
             knob="clusters: load_assignment endpoints: 127.0.0.1:8080  # the running server",
         ),
-        "closed-abnormally": Snippet(
-            "yaml",
-            """\
-# an upgraded WebSocket is one stream: stream_idle_timeout (default 300s) ends it when idle
-http_connection_manager:
-  stream_idle_timeout: 3600s
-# and a route's own idle_timeout, if set: route: {cluster: ws, idle_timeout: 3600s}""",
-            knob="http_connection_manager: stream_idle_timeout: 3600s  # default 300s",
-        ),
+        "closed-abnormally": IDLE_TIMEOUT,
+        "idle-timeout": IDLE_TIMEOUT,
     },
 )

@@ -8,6 +8,16 @@ write theirs: no evidence) and adds no Server of its own, so only its own pages 
 from wsinspect.diagnose.stacks._match import body_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
 
+# An idle upgraded connection cut short: the knob for both findings (research: idle_timeout.txt).
+IDLE_TIMEOUT = Snippet(
+    "haproxy",
+    """\
+defaults  # or the backend: a frontend ignores timeout tunnel (with a warning)
+    timeout tunnel 1h  # idle upgraded connections; else timeout client/server apply""",
+    knob="timeout tunnel 1h  # in defaults or the backend, not a frontend",
+)
+
+
 STACK = StackRecord(
     name="HAProxy",
     kind="proxy",
@@ -38,12 +48,7 @@ backend be_ws
     server ws1 127.0.0.1:8080 check  # the running WebSocket server""",
             knob="backend be_ws: server ws1 127.0.0.1:8080 check  # the running WebSocket server",
         ),
-        "closed-abnormally": Snippet(
-            "haproxy",
-            """\
-defaults  # or the backend: a frontend ignores timeout tunnel (with a warning)
-    timeout tunnel 1h  # idle upgraded connections; else timeout client/server apply""",
-            knob="timeout tunnel 1h  # in defaults or the backend, not a frontend",
-        ),
+        "closed-abnormally": IDLE_TIMEOUT,
+        "idle-timeout": IDLE_TIMEOUT,
     },
 )

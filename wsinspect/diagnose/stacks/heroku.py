@@ -10,6 +10,16 @@ from wsinspect.diagnose.stacks._site import SITE, site_error_page
 
 ERROR_PAGE = r"herokucdn\.com/error-pages/"
 
+# An idle upgraded connection cut short: the knob for both findings (research: idle_timeout.txt).
+IDLE_TIMEOUT = Snippet(
+    "text",
+    "Heroku's router closes a WebSocket after 55 s without a byte either way (H15 Idle "
+    "connection); there is no setting for it: send a ping or a heartbeat message every "
+    "30 s from the app or the client.",
+    knob="a ping or heartbeat every 30 s (the router's 55 s idle window)",
+)
+
+
 STACK = StackRecord(
     name="Heroku",
     kind="proxy",
@@ -30,12 +40,7 @@ STACK = StackRecord(
             "listen on $PORT and answer the handshake within 30 s.",
             knob="the app listens on $PORT (heroku logs --tail: H10/H12/H14)",
         ),
-        "closed-abnormally": Snippet(
-            "text",
-            "Heroku's router closes a WebSocket after 55 s without a byte either way (H15 Idle "
-            "connection); there is no setting for it: send a ping or a heartbeat message every "
-            "30 s from the app or the client.",
-            knob="a ping or heartbeat every 30 s (the router's 55 s idle window)",
-        ),
+        "closed-abnormally": IDLE_TIMEOUT,
+        "idle-timeout": IDLE_TIMEOUT,
     },
 )

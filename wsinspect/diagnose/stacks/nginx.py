@@ -44,6 +44,15 @@ location {{path}} {
     "proxy_set_header Connection $connection_upgrade;",
 )
 
+# An idle upgraded connection cut short: the knob for both findings (research: idle_timeout.txt).
+IDLE_TIMEOUT = Snippet(
+    "nginx",
+    "proxy_read_timeout 1h;  # nginx closes idle upgraded connections after 60 s "
+    "(close 1006)\nproxy_send_timeout 1h;",
+    knob="proxy_read_timeout 1h; proxy_send_timeout 1h;",
+)
+
+
 STACK = StackRecord(
     name="nginx",
     kind="proxy",
@@ -110,11 +119,7 @@ location {{path}} {
             "server\nproxy_connect_timeout 5s;",
             knob="upstream backend { server 127.0.0.1:8080; }  # the running WebSocket server",
         ),
-        "closed-abnormally": Snippet(
-            "nginx",
-            "proxy_read_timeout 1h;  # nginx closes idle upgraded connections after 60 s "
-            "(close 1006)\nproxy_send_timeout 1h;",
-            knob="proxy_read_timeout 1h; proxy_send_timeout 1h;",
-        ),
+        "closed-abnormally": IDLE_TIMEOUT,
+        "idle-timeout": IDLE_TIMEOUT,
     },
 )

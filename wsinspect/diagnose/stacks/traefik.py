@@ -7,6 +7,21 @@ header: weak evidence alone, since other Go servers write the same.
 from wsinspect.diagnose.stacks._match import body_matches, both, status_is
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
 
+# An idle upgraded connection cut short: the knob for both findings (research: idle_timeout.txt).
+IDLE_TIMEOUT = Snippet(
+    "yaml",
+    """\
+# since v2.11.2 / v3.0.1 an entry point's readTimeout (default 60s) also ends WebSockets
+entryPoints:
+  websecure:
+    transport:
+      respondingTimeouts:
+        readTimeout: 0s   # zero: no limit
+        idleTimeout: 3600s""",
+    knob="entryPoints.<name>.transport.respondingTimeouts.readTimeout: 0s  # default 60s",
+)
+
+
 STACK = StackRecord(
     name="Traefik",
     kind="proxy",
@@ -43,18 +58,8 @@ http:
           - url: "http://127.0.0.1:8080"  # the running WebSocket server""",
             knob='loadBalancer: servers: [{url: "http://127.0.0.1:8080"}]  # the running server',
         ),
-        "closed-abnormally": Snippet(
-            "yaml",
-            """\
-# since v2.11.2 / v3.0.1 an entry point's readTimeout (default 60s) also ends WebSockets
-entryPoints:
-  websecure:
-    transport:
-      respondingTimeouts:
-        readTimeout: 0s   # zero: no limit
-        idleTimeout: 3600s""",
-            knob="entryPoints.<name>.transport.respondingTimeouts.readTimeout: 0s  # default 60s",
-        ),
+        "closed-abnormally": IDLE_TIMEOUT,
+        "idle-timeout": IDLE_TIMEOUT,
         "not-found": Snippet(
             "yaml",
             "# add a router whose rule matches the path: PathPrefix(`{{path}}`)",
