@@ -8,22 +8,28 @@ one is an ordinary entry with its status, one without an answer has status 0 and
 Read: HAR from Chrome, Firefox, mitmproxy's savehar and HTTP Toolkit. An entry is a WebSocket
 attempt when it says so (``_resourceType``), asks for ``Upgrade: websocket``, has a ws(s) URL or
 got a 101; everything else in the file is ignored. A damaged entry is skipped with a warning.
+Chrome writes a failed handshake as status 0 and an ``error`` message with its own words, the only
+evidence there is: they are read back into what they prove (``chrome_said``).
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 
 from wsinspect import __version__
+from wsinspect.diagnose.facts import expected_accept
 from wsinspect.model import (
     LATEST,
     OP_BINARY,
+    OP_CLOSE,
     OP_TEXT,
     Client,
     Close,
@@ -32,7 +38,6 @@ from wsinspect.model import (
     Handshake,
     Headers,
     Message,
-    Opcode,
     Request,
     Response,
     Session,
@@ -92,7 +97,8 @@ def entry(h: Handshake) -> dict[str, Any]:
         "_resourceType": "websocket",
     }
     if h.websocket is not None:
-        item["_webSocketMessages"] = list(map(_har_message, h.websocket.messages))
+        kept = (m for m in h.websocket.messages if m.opcode != OP_CLOSE)  # Chrome never lists one
+        item["_webSocketMessages"] = list(map(_har_message, kept))
     item["_wsinspect"] = {
         "id": h.id,
         "client": h.client.address,
@@ -148,7 +154,7 @@ def _har_response(h: Handshake) -> dict[str, Any]:
 
 
 def _har_message(m: Message) -> dict[str, Any]:
-    """Text as text, everything else base64, as Chrome does (control frames included)."""
+    """Text as text, everything else base64, as Chrome does (pings and pongs included)."""
     if m.preview_encoding == "base64" or (m.opcode == OP_TEXT):
         text = m.preview  # base64 already, or a text message's text
     else:
@@ -211,16 +217,19 @@ def _asks_upgrade(header: Any) -> bool:
 
 
 class _Message(msgspec.Struct, gc=False):
-    """An item of ``_webSocketMessages``; ``_length`` and ``_truncated`` are ours."""
+    """An item of ``_webSocketMessages``; ``_length`` and ``_truncated`` are ours. Chrome writes
+    what went wrong as ``type: "error"`` with opcode -1 and its words in ``data``."""
 
-    type: Literal["send", "receive"]
-    time: Time
-    opcode: Opcode
+    type: Literal["send", "receive", "error"]
+    time: Time  # a wall time, or for Chrome's error before any request its monotonic clock
+    opcode: Annotated[int, msgspec.Meta(ge=-1, le=15)]  # -1: an error, not a frame
     data: str = ""
     length: Count | None = msgspec.field(name="_length", default=None)
     truncated: bool = msgspec.field(name="_truncated", default=False)
 
     def to_message(self) -> Message:
+        if self.opcode < 0:
+            raise ValueError(f"a {self.type} message with opcode {self.opcode}")
         text = self.data
         data = text.encode("utf-8") if self.opcode == OP_TEXT else base64.b64decode(text)
         return Message.of(
@@ -327,6 +336,10 @@ def handshake_of(item: _Entry, fallback_id: str) -> Handshake:
     extra = item.extra
     started = _started(item.started)
     response, error = _response(item.response, extra.body_truncated)
+    frames = [m for m in item.messages or () if m.type != "error"]
+    said = next((m.data for m in item.messages or () if m.type == "error"), None)
+    if said is not None:
+        response, error = chrome_said(said[:MAX_SAID], response, error, item.request.headers)
     answered = extra.answered
     if answered is None and item.time is not None and item.time >= 0:
         answered = min(started + item.time / 1000, LATEST)
@@ -344,9 +357,61 @@ def handshake_of(item: _Entry, fallback_id: str) -> Handshake:
         response=response,
         error=error,
     )
-    if (response is not None and response.status == 101) or item.messages is not None:
-        handshake.websocket = _websocket(item.messages or [], extra.websocket, response)
+    upgraded = response is not None and response.status == 101
+    if upgraded or frames or (item.messages is not None and said is None):
+        handshake.websocket = _websocket(frames, extra.websocket, response)
     return handshake
+
+
+MAX_SAID = 500  # Chrome's words are a line; anything longer is not Chrome's
+
+# Chrome's words (net/websockets/websocket_basic_handshake_stream.cc, websocket_channel.cc) and
+# what each proves. Chrome checks a 101's Upgrade, Connection and Sec-WebSocket-Accept before its
+# subprotocol, so a subprotocol complaint proves a 101 with those right and no subprotocol.
+_STATUS = re.compile(r"Unexpected response code: (\d{3})\b")
+_NO_SUBPROTOCOL = "Sent non-empty 'Sec-WebSocket-Protocol' header but no response was received"
+_CERTIFICATE = re.compile(r"net::ERR_(?:CERT_[A-Z_]+|SSL_PINNED_KEY_NOT_IN_CERT_CHAIN)\b")
+
+
+def chrome_said(
+    said: str, response: Response | None, error: str | None, request: list[_Header]
+) -> tuple[Response | None, str | None]:
+    """The answer and error an ``error`` message of Chrome's proves, when nothing better was kept.
+
+    ``Unexpected response code: 403`` is a 403 with nothing else known; a subprotocol complaint
+    is a 101 without Sec-WebSocket-Protocol; anything else (refused, a certificate, a bad 101)
+    had no answer a rule can read, and Chrome's words become the handshake's error (as they do
+    beside an answer the file kept, a 101 Chrome later failed, say)."""
+    if response is not None:  # the file kept the answer itself: it says more
+        return response, error or f"Chrome: {said}"
+    status = _STATUS.search(said)
+    if status is not None:
+        code = int(status.group(1))
+        return Response(status=code, reason=_phrase(code), headers=Headers()), None
+    if _NO_SUBPROTOCOL in said:
+        return _bare_101(_headers(request)), None
+    if _CERTIFICATE.search(said):
+        return None, f"the browser rejected the server's TLS certificate (Chrome: {said})"
+    return None, f"Chrome: {said}"
+
+
+def _phrase(status: int) -> str:
+    """The usual reason phrase: Chrome does not say which came, and none is evidence of a stack
+    (an empty one would be: some servers send none)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _bare_101(request: Headers) -> Response:
+    """The 101 Chrome accepted all but the subprotocol of: the headers it had checked, in an order
+    no known stack writes (the order of a real answer is evidence of its stack; this one is not)."""
+    headers = Headers([("Connection", "Upgrade"), ("Upgrade", "websocket")])
+    key = request.get("Sec-WebSocket-Key")
+    if key is not None:
+        headers = Headers([*headers, ("Sec-WebSocket-Accept", expected_accept(key))])
+    return Response(status=101, reason="Switching Protocols", headers=headers)
 
 
 def _started(value: str) -> float:
@@ -357,6 +422,8 @@ def _started(value: str) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     started = moment.timestamp()
+    if -1 <= started < 0:  # Chrome's "1969-12-31T23:59:59.000Z": no request was ever sent
+        return 0.0
     if not 0 <= started <= LATEST:
         raise ValueError(f"startedDateTime {value[:40]!r} is not between 1970 and 2100")
     return started
