@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from websockets.asyncio.server import Server, ServerConnection, serve
 
-from tests.conftest import until
+from tests.conftest import require_program, until
 from wsinspect.capture.proxy import ProxyConfig
 from wsinspect.capture.service import Capture
 from wsinspect.diagnose import diagnosis_of
@@ -248,3 +248,73 @@ async def test_a_client_that_does_not_trust_our_ca_is_recorded_once_per_destinat
     fix = "\n".join(f.snippet for f in findings[0].fixes)
     for command in ("wsinspect browser", "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "--cacert"):
         assert command in fix
+
+
+PAGE = """<!doctype html><title>app</title><script>
+new WebSocket({url!r});
+</script>"""
+
+
+@asynccontextmanager
+async def page_server(page: str) -> AsyncIterator[int]:
+    """The developer's app on http://localhost: a page that opens a wss:// elsewhere."""
+    body = page.encode()
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:  # Chromium's spare preconnection, closed unused
+            writer.close()
+            return
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+async def test_chromium_that_does_not_trust_our_ca_leaves_a_recorded_attempt(
+    tmp_path: Path,
+) -> None:
+    """Chromium through the proxy without wsinspect's pin (a user's own browser): its wss://
+    attempt used to be missing altogether."""
+    chromium = require_program("chromium", "apt-get install chromium")
+    server = Authority.make("some server")
+    target = ""
+    async with (
+        wss_server(server.server_context(tmp_path)) as port,
+        page_server(PAGE.format(url=f"wss://127.0.0.1:{port}/live")) as page_port,
+        proxy() as (proxy_port, session),
+    ):
+        target = f"wss://127.0.0.1:{port}/"
+        process = await asyncio.create_subprocess_exec(
+            chromium,
+            "--headless=new",
+            "--no-sandbox",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--proxy-server=http://127.0.0.1:{proxy_port}",
+            "--proxy-bypass-list=<-loopback>",
+            f"http://localhost:{page_port}/",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            await until(lambda: any(h.url == target for h in session), timeout=30)
+        finally:
+            process.kill()
+            await process.wait()
+    # Chromium's own background requests (update.googleapis.com…) fail the same way: their rows
+    # are as true, each under its own destination.
+    (handshake,) = [h for h in session if h.url == target]
+    finding = diagnosis_of(handshake).findings[0]
+    assert finding.code == "client-distrusts-proxy"
+    assert "does not trust" in finding.evidence["TLS error"]
