@@ -33,9 +33,9 @@ NEUTRAL: dict[str, Snippet] = {
         "bash",
         "# wsinspect checks the server's certificate against the default roots. Add the CA\n"
         "# that signed it (it is added to the defaults, public servers keep working):\n"
-        'wsinspect record --upstream-ca "$(mkcert -CAROOT)/rootCA.pem"   # a mkcert dev server\n'
-        "wsinspect record --upstream-ca server.pem   # a self-signed certificate is its own CA\n"
-        "# (watch takes the same option.) If the certificate is wrong rather than private\n"
+        'wsinspect watch --upstream-ca "$(mkcert -CAROOT)/rootCA.pem"   # a mkcert dev server\n'
+        "wsinspect watch --upstream-ca server.pem   # a self-signed certificate is its own CA\n"
+        "# (record -o FILE takes it too.) If the certificate is wrong rather than private\n"
         "# (expired, another host's name), browsers refuse it too: fix the certificate.",
     ),
     "client-distrusts-proxy": Snippet(
