@@ -13,8 +13,9 @@ into a temporary directory on each run) leave the proxy the slowest part. Target
 Each round gives every target a slice of handshakes and a slice of echoes, in turn, and the
 totals are divided by the time spent, so the drift of a shared machine hits every target alike.
 Handshakes: connect through the proxy (CONNECT, then the upgrade) and a clean close, --concurrency
-at a time. Echoes: one connection with --window 64-byte messages in flight; an echo is one message
-sent and received back. Issue 16's targets:
+at a time. Echoes: one connection with --window 64-byte messages in flight (binary; --text for
+text, which the frame validation checks as UTF-8); an echo is one message sent and received back.
+Issue 16's targets:
 
     echoes/s      wsinspect >= 0.95 x raw-relay
     handshakes/s  wsinspect >= 1.0 x mitmdump
@@ -28,7 +29,8 @@ Also measured, to split the gap between wsinspect and mitmdump's raw relay:
 
 --uvloop adds the raw relay run on uvloop's event loop, when uvloop is installed.
 
-Run: python bench/ceiling.py [--rounds N] [--seconds S] [--window N] [--concurrency N] [--uvloop]
+Run: python bench/ceiling.py [--rounds N] [--seconds S] [--window N] [--concurrency N] [--text]
+                             [--uvloop]
 """
 
 from __future__ import annotations
@@ -121,6 +123,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=1.0, help="per target, kind and round")
     parser.add_argument("--window", type=int, default=1000, help="echoes in flight")
     parser.add_argument("--concurrency", type=int, default=4, help="handshakes at once")
+    parser.add_argument("--text", action="store_true", help="text echoes (UTF-8 checked)")
     parser.add_argument("--uvloop", action="store_true", help="add the raw relay on uvloop")
     parser.add_argument("--relay-9", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -167,7 +170,15 @@ def main() -> int:
     }
     options = {
         "handshakes": ["-seconds", str(args.seconds), "-concurrency", str(args.concurrency)],
-        "echoes": ["-seconds", str(args.seconds), "-window", str(args.window), "-size", "64"],
+        "echoes": [
+            "-seconds",
+            str(args.seconds),
+            "-window",
+            str(args.window),
+            "-size",
+            "64",
+            *(["-text"] if args.text else []),
+        ],
     }
     totals = {(name, kind): [0.0, 0.0] for name in targets for kind in options}
     names = list(targets)

@@ -9,7 +9,7 @@
 //
 //	loadclient serve                                    echo server: prints its port, serves until killed
 //	loadclient handshakes -url U [-proxy P] -seconds S [-concurrency C]
-//	loadclient echoes     -url U [-proxy P] -seconds S [-window W] [-size N]
+//	loadclient echoes     -url U [-proxy P] -seconds S [-window W] [-size N] [-text]
 //
 // The two measurements print one JSON line: {"count": N, "seconds": S}.
 package main
@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,7 @@ func main() {
 	concurrency := flags.Int("concurrency", 1, "handshakes in progress at once")
 	window := flags.Int("window", 1000, "echoes in flight on the one connection")
 	size := flags.Int("size", 64, "payload bytes per message")
+	text := flags.Bool("text", false, "send text messages (ASCII) instead of binary ones")
 	_ = flags.Parse(args)
 	duration := time.Duration(*seconds * float64(time.Second))
 
@@ -55,7 +57,11 @@ func main() {
 		report(handshakes(dialer, *target, duration, *concurrency))
 	case "echoes":
 		dialer := newDialer(*proxy)
-		report(echoes(dialer, *target, duration, *window, *size))
+		opcode := byte(websocket.BinaryMessage)
+		if *text {
+			opcode = websocket.TextMessage
+		}
+		report(echoes(dialer, *target, duration, *window, *size, opcode))
 	default:
 		fail("unknown mode " + mode)
 	}
@@ -120,7 +126,7 @@ func handshakes(dialer *websocket.Dialer, target string, duration time.Duration,
 
 // echoes keeps window messages in flight on one connection and counts the echoes that come
 // back (one per message sent and received) until the time is up.
-func echoes(dialer *websocket.Dialer, target string, duration time.Duration, window, size int) (int64, time.Duration) {
+func echoes(dialer *websocket.Dialer, target string, duration time.Duration, window, size int, opcode byte) (int64, time.Duration) {
 	conn, _, err := dialer.Dial(target, nil)
 	if err != nil {
 		fail("connect: " + err.Error())
@@ -141,7 +147,8 @@ func echoes(dialer *websocket.Dialer, target string, duration time.Duration, win
 			credits <- struct{}{}
 		}
 	}()
-	go writeBatches(conn.UnderlyingConn(), credits, stop, make([]byte, size), true)
+	payload := []byte(strings.Repeat("x", size))
+	go writeBatches(conn.UnderlyingConn(), credits, stop, appendFrame(nil, opcode, payload, true))
 	start := time.Now()
 	time.Sleep(duration)
 	count, elapsed := atomic.LoadInt64(&received), time.Since(start)
@@ -150,8 +157,7 @@ func echoes(dialer *websocket.Dialer, target string, duration time.Duration, win
 }
 
 // writeBatches sends one binary frame per credit, as many as are available in one write.
-func writeBatches(socket net.Conn, credits chan struct{}, stop chan struct{}, payload []byte, masked bool) {
-	frame := appendFrame(nil, payload, masked)
+func writeBatches(socket net.Conn, credits chan struct{}, stop chan struct{}, frame []byte) {
 	buffer := make([]byte, 0, batch*len(frame))
 	for {
 		select {
@@ -175,10 +181,10 @@ func writeBatches(socket net.Conn, credits chan struct{}, stop chan struct{}, pa
 	}
 }
 
-// appendFrame appends one final binary frame; a client's is masked (with a zero key: the bytes
+// appendFrame appends one final frame; a client's is masked (with a zero key: the bytes
 // on the wire are the payload, which keeps the frame reusable and costs the proxy nothing extra).
-func appendFrame(frame []byte, payload []byte, masked bool) []byte {
-	frame = append(frame, 0x82)
+func appendFrame(frame []byte, opcode byte, payload []byte, masked bool) []byte {
+	frame = append(frame, 0x80|opcode)
 	maskBit := byte(0)
 	if masked {
 		maskBit = 0x80
@@ -216,8 +222,13 @@ func serve() {
 	fail(http.Serve(listener, echo).Error())
 }
 
+type message struct {
+	opcode  byte
+	payload []byte
+}
+
 func echoConnection(conn *websocket.Conn) {
-	queue := make(chan []byte, 4096)
+	queue := make(chan message, 4096)
 	stop, dead := make(chan struct{}), make(chan struct{})
 	defer close(stop)
 	go func() {
@@ -225,18 +236,18 @@ func echoConnection(conn *websocket.Conn) {
 		socket := conn.UnderlyingConn()
 		buffer := make([]byte, 0, 64*1024)
 		for {
-			var payload []byte
+			var echo message
 			select {
 			case <-stop:
 				return
-			case payload = <-queue:
+			case echo = <-queue:
 			}
-			buffer = appendFrame(buffer[:0], payload, false)
+			buffer = appendFrame(buffer[:0], echo.opcode, echo.payload, false)
 		more:
 			for n := 1; n < batch; n++ {
 				select {
-				case payload = <-queue:
-					buffer = appendFrame(buffer, payload, false)
+				case echo = <-queue:
+					buffer = appendFrame(buffer, echo.opcode, echo.payload, false)
 				default:
 					break more
 				}
@@ -248,12 +259,12 @@ func echoConnection(conn *websocket.Conn) {
 	}()
 	for {
 		// ReadMessage answers a close frame itself (gorilla's default close handler).
-		_, data, err := conn.ReadMessage()
+		kind, data, err := conn.ReadMessage()
 		if err != nil {
 			return
 		}
 		select {
-		case queue <- data:
+		case queue <- message{byte(kind), data}:
 		case <-dead: // the client is gone
 			return
 		}
