@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,6 +16,7 @@ from websockets.asyncio.server import serve
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
+import wsinspect
 from tests.conftest import require_program, until
 from tests.helpers import run_cli
 from tests.servers import free_port, wait_for_port
@@ -37,7 +40,13 @@ async def mitmdump_with_addon(*settings: str) -> AsyncIterator[str]:
     arguments = [mitmdump, "-q", "--listen-host", "127.0.0.1", "-p", str(port), "-s", out.strip()]
     for setting in settings:
         arguments += ["--set", setting]
-    process = await asyncio.create_subprocess_exec(*arguments)
+    # The script imports wsinspect: this one, not another copy installed elsewhere.
+    here = str(Path(wsinspect.__file__).parents[1])
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])),
+    }
+    process = await asyncio.create_subprocess_exec(*arguments, env=env)
     try:
         await wait_for_port(port, "mitmdump", timeout=30)
         yield f"http://127.0.0.1:{port}"
@@ -323,3 +332,39 @@ async def test_the_addon_asks_who_listens_before_sending_a_byte(tmp_path, shared
             await sender.stop()
     assert reports == [b"connected\n", b"closed\n"]  # and not one byte in between
     assert "the process listening there runs as nobody (uid 65534), not as you" in caplog.text
+
+
+async def test_a_wss_server_that_never_answers_is_recorded_though_mitmproxy_defaults_to_eager(
+    tmp_path,
+):
+    """mitmproxy's default strategy connects to the server first: a wss:// server that accepts
+    TCP and stays silent would hang that TLS handshake, and the attempt would never be seen."""
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts, reads, never answers
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    target = f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    saved = tmp_path / "split.json"
+    settings = (f"wsinspect_save={saved}", "wsinspect_feed=", "wsinspect_answer_timeout=1")
+    try:
+        async with mitmdump_with_addon(*settings) as proxy:
+            reader, writer = await asyncio.open_connection(*proxy[7:].split(":"))
+            writer.write(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+            assert b" 200 " in await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            tls = ssl.create_default_context()
+            tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE  # the proxy's own cert
+            await asyncio.wait_for(writer.start_tls(tls, server_hostname="127.0.0.1"), 10)
+            writer.write(
+                f"GET /live HTTP/1.1\r\nHost: {target}\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+            )
+            await asyncio.sleep(1.5)  # past the answer timeout
+            writer.close()
+    finally:
+        server.close()
+    [attempt] = load(saved)
+    assert attempt.url == f"wss://{target}/live"
+    assert "no answer within 1 s" in (attempt.error or "")
+    assert diagnosis_of(attempt).verdict != "ok"

@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from wsinspect.capture.addon import ANSWER_TIMEOUT
 from wsinspect.capture.feed import FeedSender, default_socket
 from wsinspect.capture.service import Capture
 from wsinspect.sessions import OutputError, save
@@ -36,11 +37,24 @@ class SplitMode:
             "wsinspect_save", str, "", "Write the wsinspect session to this file when stopping."
         )
         loader.add_option(
+            "wsinspect_answer_timeout",
+            int,  # mitmproxy's options take no float
+            round(ANSWER_TIMEOUT),
+            "Seconds without an answer before an attempt is recorded as unanswered.",
+        )
+        loader.add_option(
             "wsinspect_feed",
             str,
             str(default_socket()),
             "Unix socket of a dashboard started with `wsinspect watch --attach` ('' for none).",
         )
+
+    def configure(self, updated: set[str]) -> None:
+        from mitmproxy import ctx
+
+        lazy_connections(ctx.options)  # at load, before the proxy listens, and if changed later
+        if "wsinspect_answer_timeout" in updated and self.capture.recorder is not None:
+            self.capture.recorder.answer_timeout = ctx.options.wsinspect_answer_timeout
 
     def running(self) -> None:
         from mitmproxy import ctx
@@ -71,3 +85,16 @@ class SplitMode:
             log.error(f"wsinspect: {e}")
         else:
             log.info(f"wsinspect: saved {len(session)} handshakes")
+
+
+def lazy_connections(options: Any) -> None:
+    """mitmproxy's default, ``connection_strategy=eager``, connects to the server before the
+    client's upgrade request is read: a wss:// server that accepts and never answers hangs that
+    TLS handshake, and the attempt is never seen. Lazy reads the request first, so it is recorded
+    (as our own proxy does); said once, since it changes the user's mitmproxy."""
+    if options.connection_strategy != "lazy":
+        options.update(connection_strategy="lazy")
+        log.info(
+            "wsinspect: set connection_strategy=lazy (was eager) so that attempts a server "
+            "never answers are recorded"
+        )
