@@ -153,6 +153,11 @@ func echoes(dialer *websocket.Dialer, target string, duration time.Duration, win
 	time.Sleep(duration)
 	count, elapsed := atomic.LoadInt64(&received), time.Since(start)
 	close(stop)
+	// Let the echoes in flight come back before leaving: a slow proxy would otherwise go on
+	// relaying them into the next target's slice.
+	for drained := time.Now().Add(30 * time.Second); len(credits) < window && time.Now().Before(drained); {
+		time.Sleep(time.Millisecond)
+	}
 	return count, elapsed
 }
 
