@@ -48,6 +48,7 @@ class _Socket:
     """What DevTools' NetworkRequest holds for one WebSocket, fed by the events in order."""
 
     url: str
+    initiator: dict[str, Any] | None = None
     issue_time: float = -1.0
     wall_issue_time: float = 0.0
     request_headers: list[dict[str, str]] = field(default_factory=list)
@@ -87,7 +88,7 @@ class NetworkLog:
 
     def feed(self, method: str, params: dict[str, Any]) -> None:
         if method == "Network.webSocketCreated":
-            self.sockets[params["requestId"]] = _Socket(url=params["url"])
+            self.sockets[params["requestId"]] = _Socket(params["url"], params.get("initiator"))
             return
         socket = self.sockets.get(params.get("requestId", ""))
         if socket is None:
@@ -142,13 +143,21 @@ def _http_version(headers_text: str, fallback: str) -> str:
     return first.split(" ", 1)[0] if first.startswith("HTTP/") else fallback
 
 
+def _initiator(initiator: dict[str, Any] | None) -> dict[str, Any] | None:
+    """DevTools keeps the initiator's type, url, lineNumber and stack, when given."""
+    if initiator is None:
+        return None
+    keys = ("type", "url", "lineNumber", "stack")
+    return {k: initiator[k] for k in keys if initiator.get(k) is not None}
+
+
 def _entry(s: _Socket) -> dict[str, Any]:
     """``HAR.Log.Entry.build`` for a WebSocket request."""
     wait = (s.answered_at - s.issue_time) * 1000 if s.answered_at >= 0 <= s.issue_time else 0.0
     request_line = s.request_headers_text.split("\r\n", 1)[0]
     location = next((h["value"] for h in s.response_headers if h["name"].lower() == "location"), "")
     return {
-        "_initiator": {"type": "script"},
+        "_initiator": _initiator(s.initiator),
         "_priority": None,
         "_resourceType": "websocket",
         "cache": {},
