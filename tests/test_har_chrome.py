@@ -175,6 +175,24 @@ async def test_diagnose_fails_a_ci_gate_on_chromiums_har() -> None:
     assert verdicts == ["error", "error", "error", "error", "ok"]
 
 
+def test_chromes_words_are_kept_bounded(tmp_path: Path) -> None:
+    """A file is hostile: words far longer than Chrome's are cut, an opcode -1 frame is refused."""
+    document = json.loads(FIXTURE.read_text())
+    refused, echo = (
+        next(e for e in document["log"]["entries"] if e["request"]["url"].endswith(end))
+        for end in ("/closed-port", "room=1")
+    )
+    refused["_webSocketMessages"][0]["data"] += " net::ERR_CONNECTION_REFUSED" * 100_000
+    echo["_webSocketMessages"][0]["opcode"] = -1
+    path = tmp_path / "hostile.har"
+    path.write_text(json.dumps(document))
+    warnings: list[str] = []
+    read = {h.url.rsplit("/", 1)[-1]: h for h in load(path, warnings.append)}
+    assert "REFUSED" in (read["closed-port"].error or "")
+    assert len(read["closed-port"].error or "") < 600
+    assert "echo?room=1" not in read and len(warnings) == 1 and "opcode -1" in warnings[0]
+
+
 def test_our_har_lists_no_close_frame(tmp_path: Path) -> None:
     """A close is kept in ``_wsinspect``, never as a message: Chrome never lists one."""
     session = load(FIXTURE.parent / "session-v1.json")  # a real capture, closes and all
