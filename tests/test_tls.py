@@ -130,9 +130,13 @@ async def wss_server(context: ssl.SSLContext) -> AsyncIterator[int]:
 
 
 @asynccontextmanager
-async def proxy(upstream_ca: Path | None = None) -> AsyncIterator[tuple[int, Session]]:
+async def proxy(
+    upstream_ca: Path | None = None, separate: bool = False
+) -> AsyncIterator[tuple[int, Session]]:
+    """Our proxy in this process (record's), or in a child feeding this one (watch's)."""
     config = ProxyConfig(port=0, upstream_ca=str(upstream_ca) if upstream_ca else None)
-    async with Capture.embedded(config) as capture:
+    start = Capture.separate if separate else Capture.embedded
+    async with start(config) as capture:
         yield capture.port, capture.session
 
 
@@ -223,19 +227,22 @@ async def test_a_server_certificate_the_proxy_cannot_verify_has_its_own_finding(
     assert "--upstream-ca" in fix and "mkcert -CAROOT" in fix
 
 
+@pytest.mark.parametrize("separate", [False, True], ids=["record", "watch"])
 async def test_a_client_that_does_not_trust_our_ca_is_recorded_once_per_destination(
-    tmp_path: Path,
+    tmp_path: Path, separate: bool
 ) -> None:
     """A Python client with the default trust store: before, nothing anywhere. Now one attempt
-    per client and destination, its repeats counted, and the fix per client."""
+    per client and destination, its repeats counted, and the fix per client; in the dashboard's
+    proxy process too, which forgets what it has sent."""
     server = Authority.make("public-ish")
     async with (
         wss_server(server.server_context(tmp_path)) as port,
-        proxy() as (proxy_port, session),
+        proxy(separate=separate) as (proxy_port, session),
     ):
         for _ in range(3):
             with pytest.raises(ssl.SSLCertVerificationError):
                 await upgrade_through(proxy_port, port, ssl.create_default_context())
+            await asyncio.sleep(0.3)  # a client retrying: the feed has sent (and forgotten) it
         await until(lambda: any(h.tls is not None and h.tls.count == 3 for h in session))
     assert len(session) == 1
     (handshake,) = session

@@ -82,10 +82,12 @@ class TlsFailures:
         destination = _host_port(data.context.server.address)
         key = (peer, destination)
         known = self._groups.get(key)
-        if known is not None and known.tls is not None and session.get(known.id) is known:
+        if known is not None and known.tls is not None:
             self._groups.move_to_end(key)
             # replaced, not edited: the diagnosis kept beside the record sees the change
             known.tls = replace(known.tls, count=known.tls.count + 1, error=error, last=now)
+            if session.get(known.id) is None:  # forgotten once sent (the dashboard's feed)
+                session.add(known)
             return known
         handshake = Handshake(
             id=f"tls-client-{next(_ids)}-{client.id}",
