@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
+import signal
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,8 +20,9 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import Capture, require, start_capture, until
+from tests.conftest import Capture, require, require_program, start_capture, until
 from tests.servers import free_port, wait_for_port
+from tests.test_browser import page_server
 from wsinspect.diagnose import diagnosis_of
 from wsinspect.model import Diagnosis, Handshake
 
@@ -209,3 +212,70 @@ async def test_a_client_that_drops_the_socket_as_the_101_arrives_is_not_a_server
     assert handshake.websocket.close.code == 1006 and not handshake.websocket.messages
     assert [f.code for f in diagnosis.findings] == ["closed-while-connecting"]
     assert diagnosis.verdict == "warning"
+
+
+@asynccontextmanager
+async def headless_chromium(proxy_port: int, page: str) -> AsyncIterator[None]:
+    """Debian's Chromium, headless, every request (loopback too) through our proxy."""
+    chromium = require_program("chromium", "apt-get install chromium")
+    with tempfile.TemporaryDirectory(prefix="wsinspect-idle-chromium-") as profile:
+        process = await asyncio.create_subprocess_exec(
+            chromium,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={profile}",
+            f"--proxy-server=http://127.0.0.1:{proxy_port}",
+            "--proxy-bypass-list=<-loopback>",
+            page,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: its children go with it
+        )
+        try:
+            yield
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+
+
+UNMOUNTED_PAGE = """<!doctype html><title>app</title><script>
+// A component that opens a WebSocket in an effect and is unmounted while it connects (a route
+// change; StrictMode's mount-unmount-mount when the effect starts after an await), then mounted
+// again. (StrictMode's synchronous cleanup closes it before Chromium even sends the request.)
+function mount() {{
+  const ws = new WebSocket({url!r});
+  ws.onopen = () => ws.send("hello");
+  return () => ws.close();
+}}
+const cleanup = mount();
+setTimeout(() => {{ cleanup(); mount(); }}, 500);
+</script>"""
+
+
+async def test_chromium_closing_a_socket_while_connecting_is_told_so_and_the_next_works() -> None:
+    """A real Chromium closes a socket whose handshake is under way: that attempt is
+    `closed-while-connecting`, a warning, not a server fault; the next one, same URL, is ok."""
+
+    async def answers_late(connection: ServerConnection, request: object) -> None:
+        await asyncio.sleep(1.5)  # the close() comes while the request is at the server
+
+    async with serve(echo, "127.0.0.1", 0, process_request=answers_late) as server:
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/live"
+        with page_server({"/": UNMOUNTED_PAGE.format(url=url)}) as page_port:
+            capture = await start_capture()
+            try:
+                async with headless_chromium(capture.port, f"http://localhost:{page_port}/"):
+                    await until(
+                        lambda: any(h.websocket and h.websocket.messages for h in capture.session),
+                        30,
+                    )
+                    first, second = [h for h in capture.session if h.url == url]
+                    healthy = diagnosis_of(second)  # open still: the browser is there
+            finally:
+                await capture.stop()
+    aborted = diagnosis_of(first)
+    assert first.response is None and "the client left" in (first.error or "")
+    assert [f.code for f in aborted.findings] == ["closed-while-connecting"]
+    assert aborted.verdict == "warning"  # not upstream-failed, not an error
+    assert second.status == 101 and healthy.verdict == "ok"
