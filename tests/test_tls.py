@@ -28,6 +28,7 @@ from wsinspect.capture.proxy import ProxyConfig
 from wsinspect.capture.service import Capture
 from wsinspect.diagnose import diagnosis_of
 from wsinspect.model import Session
+from wsinspect.sessions import load, save
 
 ONE_DAY = datetime.timedelta(days=1)
 
@@ -325,3 +326,26 @@ async def test_chromium_that_does_not_trust_our_ca_leaves_a_recorded_attempt(
     finding = diagnosis_of(handshake).findings[0]
     assert finding.code == "client-distrusts-proxy"
     assert "does not trust" in finding.evidence["TLS error"]
+
+
+@pytest.mark.parametrize("extension", ["json", "har", "mitm"])
+async def test_tls_findings_survive_every_file_format(tmp_path: Path, extension: str) -> None:
+    """A HAR or flow file has no place for the certificate: its error text alone still names
+    the finding, never "no answer: start the server"."""
+    dev, other = Authority.make("dev"), Authority.make("other")
+    async with (
+        wss_server(dev.server_context(tmp_path)) as dev_port,
+        wss_server(other.server_context(tmp_path)) as other_port,
+        proxy() as (proxy_port, session),
+    ):
+        await upgrade_through(proxy_port, dev_port, trusting_our_ca())
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await upgrade_through(proxy_port, other_port, ssl.create_default_context())
+        await until(lambda: len(session) == 2 and all(h.error for h in session))
+    path = tmp_path / f"capture.{extension}"
+    save(session, path)
+    codes = {h.url: [f.code for f in diagnosis_of(h).findings] for h in load(path)}
+    assert codes == {
+        f"wss://127.0.0.1:{dev_port}/chat": ["upstream-cert-invalid"],
+        f"wss://127.0.0.1:{other_port}/": ["client-distrusts-proxy"],
+    }

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from msgspec.structs import replace
 
+from wsinspect.diagnose.tls import CLIENT_FAILED
 from wsinspect.model import Client, Handshake, Request, Session, TlsFailure
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ class TlsFailures:
             url=_url(data),
             client=Client(_host_port(client.peername)),
             request=Request(method="CONNECT"),
-            error=f"TLS handshake with the client failed: {error}",
+            error=CLIENT_FAILED + error,
             tls=TlsFailure(side="client", error=error, sni=data.conn.sni or "", last=now),
         )
         session.add(handshake)

@@ -8,8 +8,10 @@ recognised stack's own fix. Every finding code has one.
 from __future__ import annotations
 
 from wsinspect.diagnose.stacks import Snippet
+from wsinspect.diagnose.tls import NEUTRAL as TLS
 
 NEUTRAL: dict[str, Snippet] = {
+    **TLS,  # diagnose/tls.py: the two TLS findings
     "origin-rejected": Snippet(
         "text",
         "Add `{{origin}}` — the full origin, as the browser sends it — to the server's allowed "

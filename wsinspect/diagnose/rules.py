@@ -16,6 +16,7 @@ from wsinspect.diagnose.facts import Facts, expected_accept
 from wsinspect.diagnose.fixes import fixes_for
 from wsinspect.diagnose.shared import shared
 from wsinspect.diagnose.stacks import Recognition
+from wsinspect.diagnose.tls import client_distrusts_proxy, upstream_cert_invalid
 from wsinspect.model import Finding, Message, Severity
 
 # The stable finding codes, each with a page docs/rules/<code>.md.
@@ -31,6 +32,8 @@ CODES = (
     "unauthorized",
     "not-found",
     "upstream-failed",
+    "upstream-cert-invalid",  # diagnose/tls.py
+    "client-distrusts-proxy",  # diagnose/tls.py
     "cross-origin-accepted",
     "closed-abnormally",
     "handshake-rejected",  # the catch-all, so that no refusal reads as ok
@@ -115,6 +118,8 @@ def rule_page(code: str) -> str:
 def upstream_failed(ctx: Context) -> Finding | None:
     f = ctx.facts
     error = f.handshake.error
+    if f.handshake.tls is not None or upstream_cert_invalid(ctx) or client_distrusts_proxy(ctx):
+        return None  # a failed TLS handshake has a finding of its own (diagnose/tls.py)
     if f.handshake.response is None and error:
         lowered = error.lower()
         if lowered.startswith("the client left"):
@@ -943,6 +948,8 @@ def handshake_rejected(ctx: Context) -> Finding | None:
 # The order is the order findings are listed in; handshake_rejected only runs when no error rule
 # explained a refusal.
 RULES: tuple[Rule, ...] = (
+    client_distrusts_proxy,
+    upstream_cert_invalid,
     upstream_failed,
     redirected,
     not_upgraded,

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from wsinspect.diagnose.rules import Context
 
 VERIFY_FAILED = "certificate verify failed"  # mitmproxy's words for a refused server certificate
+CLIENT_FAILED = "TLS handshake with the client failed: "  # capture/tls.py's error: HAR, .mitm
 
 # OpenSSL's verification errors -> what Chrome says of the same certificate, without the proxy.
 CHROME_ERRORS = (
@@ -117,24 +118,29 @@ def _certificate(tls: TlsFailure) -> dict[str, str]:
 
 def client_distrusts_proxy(ctx: Context) -> Finding | None:
     """The client hung up on the proxy's certificate: the attempt never reached HTTP."""
-    tls = ctx.facts.handshake.tls
-    if tls is None or tls.side != "client":
-        return None
     handshake = ctx.facts.handshake
-    repeats = f"{tls.count} times" if tls.count > 1 else "once"
+    tls = handshake.tls
+    error = handshake.error or ""
+    if tls is not None and tls.side != "client":
+        return None
+    if tls is None and not error.startswith(CLIENT_FAILED):  # a HAR or .mitm keeps only this
+        return None
     evidence = {
         "Client": handshake.client.address,
         "Destination": handshake.url,
-        "TLS error": tls.error,
-        "Attempts": str(tls.count),
+        "TLS error": tls.error if tls is not None else error.removeprefix(CLIENT_FAILED),
     }
-    if tls.last is not None:
-        evidence["Last"] = _date(tls.last)
+    repeats = ""
+    if tls is not None:
+        repeats = f" ({tls.count} times)" if tls.count > 1 else " (once)"
+        evidence["Attempts"] = str(tls.count)
+        if tls.last is not None:
+            evidence["Last"] = _date(tls.last)
     return ctx.finding(
         "client-distrusts-proxy",
         "error",
         "The client does not trust wsinspect's certificate",
-        f"The client broke off the TLS handshake with the proxy ({repeats}): it does not trust "
+        f"The client broke off the TLS handshake with the proxy{repeats}: it does not trust "
         "the CA that signed the proxy's certificate for this host, so it sent no request and "
         "nothing of it reached the server. Its path, and whether it was a WebSocket at all, are "
         "unknown. In Chrome a page's wss:// fails with `net::ERR_CERT_AUTHORITY_INVALID`; "
