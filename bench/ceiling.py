@@ -224,11 +224,14 @@ def report(rate: dict[tuple[str, str], float], names: list[str], args: argparse.
         print(f"{label:<13} {ours} / {theirs:<9} = {ratio:5.2f}  (target >= {target})  {verdict}")
     for ours, theirs in (
         ("raw-relay", "direct"),
+        ("relay-9", "raw-relay"),  # mitmproxy's hook dispatch: 9 addons against 31
+        ("wsinspect", "relay-9"),  # our own code
         ("wsinspect", "direct"),
         ("wsinspect", "mitmdump"),
     ):
-        ratio = rate[ours, "echoes"] / rate[theirs, "echoes"]
-        print(f"{'echoes/s':<13} {ours} / {theirs:<9} = {ratio:5.2f}")
+        echoes = rate[ours, "echoes"] / rate[theirs, "echoes"]
+        handshakes = rate[ours, "handshakes"] / rate[theirs, "handshakes"]
+        print(f"{ours:>9} / {theirs:<9}  echoes {echoes:5.2f}  handshakes {handshakes:5.2f}")
     if "raw-relay+uvloop" in names:
         for kind in ("echoes", "handshakes"):
             ratio = rate["raw-relay+uvloop", kind] / rate["raw-relay", kind]
