@@ -249,8 +249,10 @@ async def test_upstream_tls_failure(tmp_path):
         server.close()
         await capture.proxy.stop()
     assert handshake.url == f"wss://127.0.0.1:{port}/"
-    assert diagnosis_of(handshake).findings[0].code == "upstream-failed"
-    assert "TLS handshake with the server failed" in diagnosis_of(handshake).findings[0].explanation
+    finding = diagnosis_of(handshake).findings[0]  # not "no answer: start the server" (issue 16)
+    assert finding.code == "upstream-cert-invalid"
+    assert "self-signed certificate" in finding.evidence["Verification"]
+    assert finding.evidence["Issuer"].endswith("(self-signed)")
 
 
 # -- hostile clients ------------------------------------------------------------------------
