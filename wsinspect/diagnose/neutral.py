@@ -83,8 +83,12 @@ const socket = new WebSocket("{{url_without_query}}?token=" + encodeURIComponent
     ),
     "closed-abnormally": Snippet(
         "text",
-        "Send a ping or an application heartbeat more often than the shortest idle timeout "
-        "between client and server (nginx 60 s, AWS ALB 60 s by default).",
+        "The close code says why, and the log of the side that closed says more: 1011 is an "
+        "error in the server's handler; 1008 and 4000-4999 are the application refusing after "
+        "it accepted (graphql-ws 4401/4403: authenticate in connection_init); 1006 is a dropped "
+        "TCP connection (a crash, a restart or reload of a proxy in between, a network change).\n"
+        "A drop after a silence is reported as idle-timeout, with the proxy's setting; handle "
+        "the close event in the page and reconnect with a backoff.",
     ),
     "handshake-rejected": Snippet(
         "text",

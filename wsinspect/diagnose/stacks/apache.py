@@ -24,7 +24,7 @@ def keep_alive_complaint(f: Facts) -> bool:
 
 PROXY_PASS = 'ProxyPass "{{path}}" "http://127.0.0.1:8080{{path}}" upgrade=websocket'
 
-# An idle upgraded connection cut short: the knob for both findings (research: idle_timeout.txt).
+# An idle upgraded connection cut short (research: tests/fixtures/stacks/*/idle_timeout.txt).
 IDLE_TIMEOUT = Snippet(
     "apache",
     """\
@@ -75,7 +75,6 @@ STACK = StackRecord(
 {PROXY_PASS}  # the running WebSocket server""",
             knob=PROXY_PASS + "  # the running WebSocket server",
         ),
-        "closed-abnormally": IDLE_TIMEOUT,
         "idle-timeout": IDLE_TIMEOUT,
     },
 )

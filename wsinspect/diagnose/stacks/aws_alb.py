@@ -4,7 +4,7 @@ from wsinspect.diagnose.stacks._match import header_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
 from wsinspect.diagnose.stacks._site import SITE, site_cookie, site_server
 
-# An idle upgraded connection cut short: the knob for both findings (research: idle_timeout.txt).
+# An idle upgraded connection cut short (research: tests/fixtures/stacks/*/idle_timeout.txt).
 IDLE_TIMEOUT = Snippet(
     "text",
     "Raise the load balancer's idle timeout (default 60 s, at most 4000 s) above the longest "
@@ -42,7 +42,6 @@ STACK = StackRecord(
             "target closed the connection or answered something that is not HTTP.",
             knob="healthy targets in the target group (503: none passes its health check)",
         ),
-        "closed-abnormally": IDLE_TIMEOUT,
         "idle-timeout": IDLE_TIMEOUT,
     },
 )

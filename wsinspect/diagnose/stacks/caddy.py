@@ -9,7 +9,7 @@ from wsinspect.diagnose.stacks._match import header_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
 from wsinspect.diagnose.stacks._site import SITE, site_server
 
-# An idle upgraded connection cut short: the knob for both findings (research: idle_timeout.txt).
+# An idle upgraded connection cut short (research: tests/fixtures/stacks/*/idle_timeout.txt).
 IDLE_TIMEOUT = Snippet(
     "caddyfile",
     """\
@@ -46,7 +46,6 @@ STACK = StackRecord(
             "reverse_proxy {{path}}* 127.0.0.1:8080  # the running WebSocket server",
             knob="reverse_proxy {{path}}* 127.0.0.1:8080  # the running WebSocket server",
         ),
-        "closed-abnormally": IDLE_TIMEOUT,
         "idle-timeout": IDLE_TIMEOUT,
     },
 )

@@ -4,7 +4,7 @@ from wsinspect.diagnose.stacks._match import has_header, header_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
 from wsinspect.diagnose.stacks._site import SITE, site_cookie, site_header, site_server
 
-# An idle upgraded connection cut short: the knob for both findings (research: idle_timeout.txt).
+# An idle upgraded connection cut short (research: tests/fixtures/stacks/*/idle_timeout.txt).
 IDLE_TIMEOUT = Snippet(
     "text",
     "Cloudflare closes a WebSocket that stays idle for about 100 s (and drops sockets "
@@ -40,7 +40,6 @@ STACK = StackRecord(
             "accepts connections from Cloudflare's addresses (its error page names the cause).",
             knob="the origin server must run and accept Cloudflare's addresses",
         ),
-        "closed-abnormally": IDLE_TIMEOUT,
         "idle-timeout": IDLE_TIMEOUT,
     },
 )

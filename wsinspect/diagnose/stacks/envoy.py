@@ -17,7 +17,7 @@ def upgrade_refused(f: Facts) -> bool:
     )
 
 
-# An idle upgraded connection cut short: the knob for both findings (research: idle_timeout.txt).
+# An idle upgraded connection cut short (research: tests/fixtures/stacks/*/idle_timeout.txt).
 IDLE_TIMEOUT = Snippet(
     "yaml",
     """\
@@ -87,7 +87,6 @@ clusters:
       - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: 8080}}}""",
             knob="clusters: load_assignment endpoints: 127.0.0.1:8080  # the running server",
         ),
-        "closed-abnormally": IDLE_TIMEOUT,
         "idle-timeout": IDLE_TIMEOUT,
     },
 )

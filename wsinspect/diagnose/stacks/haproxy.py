@@ -8,7 +8,7 @@ write theirs: no evidence) and adds no Server of its own, so only its own pages 
 from wsinspect.diagnose.stacks._match import body_matches
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
 
-# An idle upgraded connection cut short: the knob for both findings (research: idle_timeout.txt).
+# An idle upgraded connection cut short (research: tests/fixtures/stacks/*/idle_timeout.txt).
 IDLE_TIMEOUT = Snippet(
     "haproxy",
     """\
@@ -48,7 +48,6 @@ backend be_ws
     server ws1 127.0.0.1:8080 check  # the running WebSocket server""",
             knob="backend be_ws: server ws1 127.0.0.1:8080 check  # the running WebSocket server",
         ),
-        "closed-abnormally": IDLE_TIMEOUT,
         "idle-timeout": IDLE_TIMEOUT,
     },
 )

@@ -10,7 +10,7 @@ from wsinspect.diagnose.stacks._site import SITE, site_error_page
 
 ERROR_PAGE = r"herokucdn\.com/error-pages/"
 
-# An idle upgraded connection cut short: the knob for both findings (research: idle_timeout.txt).
+# An idle upgraded connection cut short (research: tests/fixtures/stacks/*/idle_timeout.txt).
 IDLE_TIMEOUT = Snippet(
     "text",
     "Heroku's router closes a WebSocket after 55 s without a byte either way (H15 Idle "
@@ -40,7 +40,6 @@ STACK = StackRecord(
             "listen on $PORT and answer the handshake within 30 s.",
             knob="the app listens on $PORT (heroku logs --tail: H10/H12/H14)",
         ),
-        "closed-abnormally": IDLE_TIMEOUT,
         "idle-timeout": IDLE_TIMEOUT,
     },
 )

@@ -44,7 +44,7 @@ location {{path}} {
     "proxy_set_header Connection $connection_upgrade;",
 )
 
-# An idle upgraded connection cut short: the knob for both findings (research: idle_timeout.txt).
+# An idle upgraded connection cut short (research: tests/fixtures/stacks/*/idle_timeout.txt).
 IDLE_TIMEOUT = Snippet(
     "nginx",
     "proxy_read_timeout 1h;  # nginx closes idle upgraded connections after 60 s "
@@ -119,7 +119,6 @@ location {{path}} {
             "server\nproxy_connect_timeout 5s;",
             knob="upstream backend { server 127.0.0.1:8080; }  # the running WebSocket server",
         ),
-        "closed-abnormally": IDLE_TIMEOUT,
         "idle-timeout": IDLE_TIMEOUT,
     },
 )

@@ -7,7 +7,7 @@ header: weak evidence alone, since other Go servers write the same.
 from wsinspect.diagnose.stacks._match import body_matches, both, status_is
 from wsinspect.diagnose.stacks._record import Signal, Snippet, StackRecord
 
-# An idle upgraded connection cut short: the knob for both findings (research: idle_timeout.txt).
+# An idle upgraded connection cut short (research: tests/fixtures/stacks/*/idle_timeout.txt).
 IDLE_TIMEOUT = Snippet(
     "yaml",
     """\
@@ -58,7 +58,6 @@ http:
           - url: "http://127.0.0.1:8080"  # the running WebSocket server""",
             knob='loadBalancer: servers: [{url: "http://127.0.0.1:8080"}]  # the running server',
         ),
-        "closed-abnormally": IDLE_TIMEOUT,
         "idle-timeout": IDLE_TIMEOUT,
         "not-found": Snippet(
             "yaml",
