@@ -24,7 +24,7 @@ from cryptography.x509.oid import NameOID
 from websockets.asyncio.server import Server, ServerConnection, serve
 
 from tests.conftest import require_program, until
-from wsinspect.capture.proxy import ProxyConfig
+from wsinspect.capture.proxy import ProxyConfig, ProxyError
 from wsinspect.capture.service import Capture
 from wsinspect.diagnose import diagnosis_of
 from wsinspect.model import Session
@@ -349,3 +349,14 @@ async def test_tls_findings_survive_every_file_format(tmp_path: Path, extension:
         f"wss://127.0.0.1:{dev_port}/chat": ["upstream-cert-invalid"],
         f"wss://127.0.0.1:{other_port}/": ["client-distrusts-proxy"],
     }
+
+
+async def test_an_upstream_ca_that_is_not_a_pem_certificate_is_said_at_start(
+    tmp_path: Path,
+) -> None:
+    """Not at the first wss:// connection, as a 502 that blames the server."""
+    der = tmp_path / "rootCA.der"
+    der.write_bytes(Authority.make("mkcert").cert.public_bytes(serialization.Encoding.DER))
+    with pytest.raises(ProxyError, match=r"no PEM certificate in .*rootCA\.der"):
+        async with proxy(upstream_ca=der):
+            pass

@@ -145,9 +145,18 @@ def trust_bundle(extra_ca: str, folder: Path) -> str:
     """
     import certifi
 
+    try:
+        extra = Path(extra_ca).read_bytes()
+    except OSError as e:
+        raise ProxyError(f"--upstream-ca: cannot read {extra_ca}: {e.strerror}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in extra:
+        raise ProxyError(
+            f"--upstream-ca: no PEM certificate in {extra_ca} (a DER file converts with "
+            "openssl x509 -inform der -in FILE -out ca.pem)"
+        )
     bundle = folder / "upstream-roots.pem"
     defaults = Path(certifi.where()).read_bytes()
-    bundle.write_bytes(defaults.rstrip(b"\n") + b"\n" + Path(extra_ca).read_bytes())
+    bundle.write_bytes(defaults.rstrip(b"\n") + b"\n" + extra)
     return str(bundle)
 
 
@@ -197,7 +206,11 @@ class EmbeddedProxy:
         )
         if self.config.upstream_ca:
             self._private = Path(tempfile.mkdtemp(prefix="wsinspect-"))
-            bundle = trust_bundle(self.config.upstream_ca, self._private)
+            try:
+                bundle = trust_bundle(self.config.upstream_ca, self._private)
+            except ProxyError:
+                self._remove_private()
+                raise
             opts.update(ssl_verify_upstream_trusted_ca=bundle)
         if not await server.setup_servers():
             failure = next((s.last_exception for s in server.servers if s.last_exception), None)
