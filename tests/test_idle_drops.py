@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -23,9 +24,10 @@ from websockets.exceptions import ConnectionClosed
 from tests.conftest import Capture, require, require_program, start_capture, until
 from tests.servers import free_port, wait_for_port
 from tests.test_browser import page_server
-from wsinspect.diagnose import diagnosis_of
+from wsinspect.diagnose import diagnosis_of, lifetime
 from wsinspect.model import Diagnosis, Handshake
 
+FIXTURES = Path(__file__).parent / "fixtures" / "stacks"  # measured by research
 IDLE_LIMIT = 2  # seconds: nginx's proxy_read_timeout in these tests (60 s by default)
 
 NGINX_CONF = """
@@ -279,3 +281,14 @@ async def test_chromium_closing_a_socket_while_connecting_is_told_so_and_the_nex
     assert [f.code for f in aborted.findings] == ["closed-while-connecting"]
     assert aborted.verdict == "warning"  # not upstream-failed, not an error
     assert second.status == 101 and healthy.verdict == "ok"
+
+
+def test_the_measured_default_cut_of_apache_matches_its_known_default() -> None:
+    """Apache with its default Timeout, measured (idle_timeout.txt): the FIN came 60.06 s after
+    the last byte; that silence names the 60 s defaults, Apache's among them. The measured 3 s
+    cuts of configured limits match no default."""
+    measured = (FIXTURES / "apache2" / "idle_timeout.txt").read_text()
+    cuts = [float(s) for s in re.findall(r"after (\d+\.\d+)s", measured)]
+    assert cuts == [60.06, 3.0]
+    assert "Apache `Timeout`" in (lifetime.known_default(cuts[0]) or "")
+    assert lifetime.known_default(cuts[1]) is None

@@ -39,6 +39,11 @@ def near(silence: float, default: float) -> bool:
     return default - 1.0 <= silence <= default + max(2.0, 0.03 * default)
 
 
+def known_default(silence: float) -> str | None:
+    """Whose default idle limit a silence ended by a drop matches, if any."""
+    return next((names for limit, names in IDLE_DEFAULTS if near(silence, limit)), None)
+
+
 @dataclass(frozen=True, slots=True)
 class IdleDrop:
     """A connection that dropped after a silence: how long, and what was seen before."""
@@ -65,8 +70,7 @@ def idle_drop(handshake: Handshake) -> IdleDrop | None:
     if silence < SILENT_AT_LEAST:
         return None
     heartbeats = sum(1 for m in ws.messages if m.opcode in (OP_PING, OP_PONG))
-    default = next((names for limit, names in IDLE_DEFAULTS if near(silence, limit)), None)
-    return IdleDrop(silence, last, heartbeats, default, close.by)
+    return IdleDrop(silence, last, heartbeats, known_default(silence), close.by)
 
 
 @dataclass(frozen=True, slots=True)
