@@ -831,7 +831,9 @@ def idle_timeout(ctx: Context) -> Finding | None:
     proxy = ctx.recognition.proxy
     silence = _seconds(drop.silence)
     if proxy is not None:
-        who = f"{proxy.name}, which answered the 101, closes idle upgraded connections: its limit"
+        who = f"{proxy.name} answered the 101 and closes upgraded connections idle past its limit"
+        if drop.default is not None:
+            who += f"; the silence matches a default: {drop.default}"
     elif drop.default is not None:
         who = f"The silence matches a known default idle limit: {drop.default}"
     else:
@@ -847,8 +849,9 @@ def idle_timeout(ctx: Context) -> Finding | None:
         "Close code": "1006 (the TCP connection ended, no close frame)",
         "Silent for": f"{silence}, since {last}",
         "Pings/pongs seen": str(drop.heartbeats) if drop.heartbeats else "none",
-        "Dropped by": f"the {drop.by} side" if drop.by else "?",
     }
+    if drop.by is not None:
+        evidence["Dropped by"] = f"the {drop.by} side"
     if drop.default is not None:
         evidence["Matches the default of"] = drop.default
     if proxy is not None:
@@ -858,9 +861,10 @@ def idle_timeout(ctx: Context) -> Finding | None:
         "warning",
         f"Dropped after {silence} of silence without a close frame (1006): an idle timeout",
         f"The WebSocket worked, then nothing went either way for {silence} ({last}), and the "
-        "connection ended from the server's side without a close frame. That is how a proxy "
-        f"ends an idle tunnel. {who}. {heartbeat}: a heartbeat resets the limit. The page sees "
-        "close 1006 with no reason; a crash of the server looks the same, its log tells.",
+        "connection ended without a close frame. That is how a proxy ends an idle tunnel. "
+        f"{who}. {heartbeat}: a heartbeat resets the limit. The page sees close 1006 with no "
+        "reason. A server that crashed, or a client that vanished, after a silence looks the "
+        "same: their logs tell.",
         evidence,
     )
 
