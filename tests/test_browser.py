@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import ipaddress
+import os
+import signal
 import ssl
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -103,13 +107,11 @@ async def headless_chromium(proxy_port: int, url: str) -> AsyncIterator[None]:
     require_program("chromium", "apt-get install chromium")
     launch = browser.prepare(f"127.0.0.1:{proxy_port}", url, headless=True)
     assert launch.browser.family == "chromium"
-    process = launch.start()
+    running = launch.start()
     try:
         yield
     finally:
-        process.kill()
-        process.wait()
-        launch.remove_profile()
+        running.stop()
 
 
 async def the_websocket(session: Session, path: str, timeout: float = 30) -> Handshake:
@@ -219,3 +221,63 @@ def test_firefox_profile_sets_the_proxy_and_localhost_capture(tmp_path, name):
     assert 'user_pref("network.proxy.http_port", 8877);' in prefs
     assert 'user_pref("network.proxy.allow_hijacking_localhost", true);' in prefs
     assert command[:3] == [fake.path, "--profile", str(tmp_path)]
+
+
+def wsinspect_process(*arguments: str, tmp: Path, env: dict[str, str] | None = None):
+    """A real `wsinspect` process of this checkout, its temporary files (the profile) in ``tmp``."""
+    here = str(Path(browser.__file__).parents[1])
+    environment = {**(os.environ if env is None else env), "TMPDIR": str(tmp), "PYTHONPATH": here}
+    return asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wsinspect",
+        *arguments,
+        env=environment,
+        stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+
+
+def processes_using(profile: Path) -> list[int]:
+    """Every process whose command line names the profile: the browser and all its helpers."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and str(profile).encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGHUP])
+async def test_closing_the_terminal_stops_the_browser_and_removes_its_profile(tmp_path, sent):
+    """SIGHUP is what closing the terminal sends; the browser runs in a process group of its own,
+    so it would live on, its profile (that session's cookies) on disk, unless we stop it."""
+    require_program("chromium", "apt-get install chromium")
+    process = await wsinspect_process("browser", "--headless", "-p", "9", tmp=tmp_path)
+    assert process.stderr is not None
+    line = b""
+    while b"started" not in line:
+        line = await asyncio.wait_for(process.stderr.readline(), 30)
+        assert line, "wsinspect browser ended before starting the browser"
+    [profile] = tmp_path.glob("wsinspect-browser-*")
+    assert processes_using(profile)  # the browser runs, with helpers
+    process.send_signal(sent)
+    await asyncio.wait_for(process.wait(), 15)
+    assert processes_using(profile) == []
+    assert not profile.exists()
+
+
+async def test_with_no_display_it_says_why_and_exits_2(tmp_path):
+    require_program("chromium", "apt-get install chromium")
+    no_display = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    process = await wsinspect_process("browser", "-p", "9", tmp=tmp_path, env=no_display)
+    assert process.stderr is not None
+    err = (await asyncio.wait_for(process.stderr.read(), 30)).decode()
+    assert await process.wait() == 2
+    said = [line for line in err.splitlines() if "warning" not in line]
+    assert len(said) == 1 and "no display" in said[0]
+    assert "--headless" in said[0] and "xvfb-run" in said[0]
+    assert "started" not in err
+    assert list(tmp_path.glob("wsinspect-browser-*")) == []

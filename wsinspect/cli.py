@@ -353,7 +353,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     launch.add_argument("url", nargs="?", metavar="URL", help="page to open")
     launch.add_argument(
-        "--browser", metavar="PATH", help="the browser to start (default: the first one found)"
+        "--browser",
+        metavar="PATH",
+        help="the browser to start: a path, a program, or firefox/chromium/chrome (default: the "
+        "first one found)",
+    )
+    launch.add_argument(
+        "--firefox",
+        dest="browser",
+        action="store_const",
+        const="firefox",
+        help="start Firefox (the same as --browser firefox)",
     )
     launch.add_argument(
         "--listen-host",
@@ -398,18 +408,20 @@ def _browser(args: argparse.Namespace) -> int:
         )
     for note in launch.notes:
         print(f"wsinspect: {note}", file=sys.stderr)
-    print(f"wsinspect: started {launch.browser.path} through {proxy}", file=sys.stderr)
     try:
-        process = launch.start()
+        running = launch.start()  # stopped, its profile removed, however this process ends
     except browser.BrowserError as e:
         raise UsageError(str(e)) from None
+    problem = running.exited_early()  # no display, say: not "started" while nothing runs
+    if problem:
+        raise UsageError(problem)
+    print(f"wsinspect: started {launch.browser.path} through {proxy}", file=sys.stderr)
     try:
-        process.wait()
+        running.process.wait()
     except KeyboardInterrupt:
-        process.terminate()
-        process.wait()
+        pass
     finally:
-        launch.remove_profile()
+        running.stop()
     return EXIT_OK
 
 

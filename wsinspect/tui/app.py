@@ -101,7 +101,7 @@ class WsinspectApp(App[None]):
         self._changed: set[str] = set()
         self._verdicts: dict[str, str] = {}  # counted verdict per handshake, for the status bar
         self._tally: Counter[str] = Counter()
-        self._browsers: list = []  # (process, launch) started from the command palette
+        self._browsers: list = []  # browser.Running started from the command palette
         self.autosave: Autosave | None = None
 
     # -- layout ------------------------------------------------------------------------------
@@ -240,10 +240,8 @@ class WsinspectApp(App[None]):
             self.proxy = None
 
     async def action_quit(self) -> None:
-        for process, launch in self._browsers:  # their profiles are temporary
-            process.terminate()
-            process.wait()
-            launch.remove_profile()
+        for running in self._browsers:  # their profiles are temporary
+            running.stop()
         await self.stop_proxy()
         if self.autosave is not None and not await self.autosave.stop():  # the last changes
             from wsinspect.sessions.autosave import save_for_good
@@ -535,14 +533,22 @@ class WsinspectApp(App[None]):
             return
         try:
             launch = browser.prepare(f"127.0.0.1:{self.proxy.port}")
-            process = launch.start()
+            running = launch.start()  # stopped, its profile removed, however we end
         except browser.BrowserError as e:
             self.notify(str(e), severity="error", timeout=10)
             return
-        self._browsers.append((process, launch))
+        self._browsers.append(running)
         for note in launch.notes:
             self.notify(note, timeout=15)
-        self.notify(f"Started {launch.browser.path}")
+        self.set_timer(browser.STARTUP_WAIT, lambda: self._browser_started(running))
+
+    def _browser_started(self, running) -> None:
+        """Say "Started" only if it still runs: with no display it exits at once, and says why."""
+        if running.process.poll() is None:
+            self.notify(f"Started {running.launch.browser.path}")
+            return
+        self._browsers.remove(running)
+        self.notify(running.why_exited(), severity="error", timeout=15)
 
 
 def _settle_collector() -> None:
