@@ -6,9 +6,12 @@ import asyncio
 import datetime
 import ipaddress
 import os
+import shutil
 import signal
 import ssl
+import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -220,6 +223,8 @@ def test_firefox_profile_sets_the_proxy_and_localhost_capture(tmp_path, name):
     prefs = (tmp_path / "user.js").read_text()
     assert 'user_pref("network.proxy.http_port", 8877);' in prefs
     assert 'user_pref("network.proxy.allow_hijacking_localhost", true);' in prefs
+    # Firefox's own push service is a WebSocket: kept out of the list.
+    assert 'user_pref("dom.push.connection.enabled", false);' in prefs
     assert command[:3] == [fake.path, "--profile", str(tmp_path)]
 
 
@@ -281,3 +286,54 @@ async def test_with_no_display_it_says_why_and_exits_2(tmp_path):
     assert "--headless" in said[0] and "xvfb-run" in said[0]
     assert "started" not in err
     assert list(tmp_path.glob("wsinspect-browser-*")) == []
+
+
+async def test_the_dashboard_says_why_a_browser_did_not_start(tmp_path, monkeypatch):
+    """No display: an error toast with the reason, never "Started" while nothing runs."""
+    require_program("chromium", "apt-get install chromium")
+    from tests.test_tui import screen_text
+    from tests.test_tui_keys import SIZE, live, palette
+
+    for name in ("DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the profile is made
+    app = live()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(lambda: app.proxy is not None, timeout=20)
+        await palette(pilot, "Open a browser through this proxy")
+        await until(lambda: "no display" in screen_text(app), timeout=10)
+        text = screen_text(app)
+        await app.stop_proxy()
+    assert "xvfb-run" in text and "Started" not in text
+    assert list(tmp_path.glob("wsinspect-browser-*")) == []
+
+
+def test_firefox_profile_trusts_the_proxys_ca_for_wss(tmp_path):
+    """No manual import: the CA goes into this profile's own NSS database, trusted for TLS."""
+    certutil = require_program("certutil", "apt-get install libnss3-tools")
+    ca = browser.ca_certificate(tmp_path / "confdir")
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    assert browser.import_ca(profile, ca) is None
+    listed = subprocess.run(
+        [certutil, "-L", "-d", f"sql:{profile}"], capture_output=True, text=True, check=True
+    ).stdout
+    line = next(line for line in listed.splitlines() if line.startswith(browser.CA_NICKNAME))
+    assert line.split()[-1] == "C,,"  # a trusted CA for servers' certificates
+    assert (profile / "cert9.db").is_file()
+
+
+@pytest.mark.parametrize("flags", [["--firefox"], ["--browser", "firefox"]])
+async def test_firefox_by_family_finds_debians_firefox_esr(tmp_path, monkeypatch, flags):
+    """Debian installs Firefox as firefox-esr: --firefox finds it (a stand-in here when Firefox
+    is not installed; only its name and place matter to the lookup)."""
+    real = shutil.which("firefox-esr") or shutil.which("firefox")
+    if real is None:
+        stand_in = tmp_path / "firefox-esr"
+        stand_in.write_text("#!/bin/sh\n")
+        stand_in.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+        real = str(stand_in)
+    code, out, err = await run_cli("browser", *flags, "--dry-run", "-p", "9999")
+    assert code == 0, err
+    assert out.startswith(real + " --profile ")
