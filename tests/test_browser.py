@@ -255,7 +255,7 @@ def processes_using(profile: Path) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 async def test_closing_the_terminal_stops_the_browser_and_removes_its_profile(tmp_path, sent):
     """SIGHUP is what closing the terminal sends; the browser runs in a process group of its own,
     so it would live on, its profile (that session's cookies) on disk, unless we stop it."""

@@ -329,10 +329,12 @@ class Running:
     launch: Launch
     process: subprocess.Popen[bytes]
     said: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=20))
+    reader: threading.Thread | None = None
 
     def __post_init__(self) -> None:
         # Read what it writes, always: a full pipe would block the browser. Bounded memory.
-        threading.Thread(target=self._listen, daemon=True).start()
+        self.reader = threading.Thread(target=self._listen, daemon=True)
+        self.reader.start()
 
     def _listen(self) -> None:
         assert self.process.stderr is not None
@@ -352,7 +354,8 @@ class Running:
     def why_exited(self) -> str:
         """One line: a known reason with what to do, else its exit code and last words."""
         self.stop()
-        time.sleep(0.05)  # the reader thread takes the last lines
+        if self.reader is not None:
+            self.reader.join(1.0)  # its last lines: the pipe ends with the last of its processes
         said = list(self.said)
         for words, reason in EARLY_EXIT_REASONS:
             if any(words.search(line) for line in said):
