@@ -229,6 +229,19 @@ class Counts(msgspec.Struct, gc=False):
             self.server_bytes += payload_length
 
 
+class Violation(msgspec.Struct, frozen=True, gc=False):
+    """The first bytes of one direction that break RFC 6455 where a browser checks: a browser
+    fails the connection there, so nothing after them is read. ``offset`` counts that
+    direction's bytes after the 101; ``bytes_hex`` is the frame's start (at most 32 bytes, a
+    status line fits); ``browser_words`` is what Chrome logs for it (empty for the client's)."""
+
+    side: Side
+    offset: Count
+    reason: str
+    bytes_hex: str = ""
+    browser_words: str = ""
+
+
 class WebSocketSummary(msgspec.Struct, gc=False):
     """What flowed after a 101: exact counts, the close, and a bounded window of messages
     (a ``deque`` while capturing, a tuple once closed or read from a file)."""
@@ -239,6 +252,7 @@ class WebSocketSummary(msgspec.Struct, gc=False):
     messages_dropped: Count = 0
     counts: Counts = field(default_factory=Counts)
     close: Close | None = None
+    violations: list[Violation] = field(default_factory=list)  # the first per direction
 
     def seal(self) -> None:
         """No message comes any more (closed, or read): the window becomes a tuple, which the

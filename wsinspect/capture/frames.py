@@ -5,10 +5,17 @@ Why it exists: mitmproxy's own WebSocket layer relays ~1.4k echo messages/s here
 frames out of the relayed bytes, per direction and incrementally, without ever buffering a whole
 payload: exact counts and sizes, opcodes, fragmentation, the close, and bounded previews. It only
 reads; the bytes on the wire are relayed by mitmproxy untouched.
+
+It checks the frames as a browser does, because a browser fails the connection on the first bad
+frame and the page only sees close 1006: the first violation of a direction is recorded (where,
+which bytes, Chrome's words) and that direction is read no further. Text is checked for UTF-8
+in full, except a compressed message's: only its inflated preview, since inflating all of it
+is what the bomb budget below refuses.
 """
 
 from __future__ import annotations
 
+import codecs
 import zlib
 from collections import deque
 from dataclasses import dataclass
@@ -30,6 +37,7 @@ from wsinspect.model import (
     Close,
     Message,
     Side,
+    Violation,
     WebSocketSummary,
     parse_close,
 )
@@ -44,7 +52,27 @@ _INFLATE_STEP = 64 * 1024  # bound on inflated bytes held at once
 _INFLATE_RATIO = 128
 _INFLATE_RESERVE = 1 << 20
 _MAX_CONTROL_PAYLOAD = 125
-_SMALL_DATA_FRAME = frozenset({0x80 | OP_TEXT, 0x80 | OP_BINARY})  # FIN; RSV2, RSV3 clear
+_TEXT_FRAME = 0x80 | OP_TEXT  # FIN, no reserved bit
+_SMALL_DATA_FRAME = frozenset({_TEXT_FRAME, 0x80 | OP_BINARY})
+_DATA_STARTS = frozenset({OP_TEXT, OP_BINARY})
+_CONTROL = frozenset({OP_CLOSE, 0x9, 0xA})  # the known control opcodes (ping, pong)
+_RESERVED_OPCODES = frozenset({*range(0x3, 0x8), *range(0xB, 0x10)})
+_VALID_CLOSE_CODES = frozenset({*range(1000, 1004), *range(1007, 1015), *range(3000, 5000)})
+_KEPT_BYTES = 32  # of a bad frame: its header and, say, "HTTP/1.1 503 Service Unavailable"
+_Utf8 = codecs.getincrementaldecoder("utf-8")
+
+# What Chrome (net/websockets) logs when it fails the connection, as the console shows it after
+# "WebSocket connection to '…' failed: ".
+INVALID_HEADER = "Invalid frame header"
+SERVER_MASKED = "A server must not mask any frames that it sends to the client."
+RESERVED_BITS = "One or more reserved bits are on: reserved1 = {}, reserved2 = {}, reserved3 = {}"
+UNKNOWN_OPCODE = "Unrecognized frame opcode: {}"
+UNEXPECTED_CONTINUATION = "Received unexpected continuation frame."
+UNFINISHED_MESSAGE = "Received start of new message but previous message is unfinished."
+BAD_UTF8 = "Could not decode a text frame as UTF-8."
+CLOSE_SIZE_ONE = "Received a broken close frame with an invalid size of 1 byte."
+CLOSE_RESERVED_CODE = "Received a broken close frame containing a reserved status code."
+CLOSE_BAD_UTF8 = "Received a broken close frame containing invalid UTF-8."
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,16 +125,22 @@ class _Direction:
     """Frame parser state for one direction of one connection."""
 
     __slots__ = (
+        "base",
         "broken",
+        "check_rsv",
         "control",
         "deflate",
+        "frame_head",
+        "frame_header_length",
         "frame_mask",
         "frame_offset",
         "frame_opcode",
         "frame_remaining",
+        "frame_start",
         "header",
         "inflate_credit",
         "inflater",
+        "mask_bit",
         "msg_compressed",
         "msg_fin",
         "msg_frames",
@@ -115,11 +149,21 @@ class _Direction:
         "msg_preview",
         "msg_time",
         "no_context_takeover",
+        "seen",
         "side",
+        "utf8",
     )
 
-    def __init__(self, side: Side, deflate: Deflate | None) -> None:
+    def __init__(self, side: Side, deflate: Deflate | None, check_rsv: bool) -> None:
         self.side: Side = side
+        self.mask_bit = 0x80 if side == "client" else 0  # clients mask every frame, servers none
+        self.check_rsv = check_rsv
+        self.seen = 0  # this direction's bytes so far
+        self.base = 0  # and before the chunk being read
+        self.frame_start = 0  # the frame's offset in this direction's bytes
+        self.frame_head = b""  # its first bytes, kept for a violation found in its payload
+        self.frame_header_length = 0
+        self.utf8: codecs.IncrementalDecoder | None = None  # of an uncompressed text message
         self.header = bytearray()  # a frame header split across chunks
         self.frame_remaining = 0
         self.frame_opcode = -1  # -1: between frames
@@ -155,8 +199,13 @@ class FrameSniffer:
     ) -> None:
         self.window = MessageWindow(summary, limits)
         self.preview_bytes = limits.preview_bytes
-        self._client = _Direction("client", deflate)
-        self._server = _Direction("server", deflate)
+        # An extension other than permessage-deflate may use the reserved bits in ways unknown
+        # here (browsers negotiate none): then they are not checked.
+        check_rsv = all(
+            e.split(";")[0].strip().lower() == "permessage-deflate" for e in summary.extensions
+        )
+        self._client = _Direction("client", deflate, check_rsv)
+        self._server = _Direction("server", deflate, check_rsv)
 
     def feed(self, side: Side, data: bytes, now: float) -> None:
         """Consume one relayed chunk; frames may start and end anywhere in it."""
@@ -164,29 +213,37 @@ class FrameSniffer:
         if d.broken:
             return
         pos, end = 0, len(data)
+        d.base, d.seen = d.seen, d.seen + end
         limit = self.preview_bytes
+        mask_bit = d.mask_bit
         window = self.window
         counts = window.summary.counts
         while pos < end:
             if d.frame_opcode < 0:
-                # Fast path, the common case: a whole small unfragmented uncompressed data frame.
+                # Fast path, the common case: a whole small unfragmented uncompressed data frame,
+                # masked as its direction must be; a text frame's UTF-8 is checked by decoding it.
                 if not d.header and d.msg_opcode < 0 and end - pos >= 2:
                     b0, b1 = data[pos], data[pos + 1]
                     length = b1 & 0x7F
                     start = pos + (6 if b1 & 0x80 else 2)
                     if (
                         length < 126
-                        and b0 & 0xBF in _SMALL_DATA_FRAME
-                        and not (b0 & 0x40 and d.deflate)
+                        and b0 in _SMALL_DATA_FRAME
+                        and b1 & 0x80 == mask_bit
+                        and length <= limit
                         and start + length <= end
                     ):
-                        payload = data[start : start + min(length, limit)]
-                        if b1 & 0x80:
+                        payload = data[start : start + length]
+                        if mask_bit:
                             payload = apply_mask(payload, data[start - 4 : start])
+                        message = Message.of(side, now, b0 & 0x0F, length, payload)
+                        if b0 == _TEXT_FRAME and message.preview_encoding != "text":
+                            d.frame_start, d.frame_header_length = d.base + pos, start - pos
+                            d.frame_head = bytes(data[pos : pos + _KEPT_BYTES])
+                            self._bad_utf8(d, _undecodable(payload))
+                            return
                         counts.add(side, length)
-                        window.add(
-                            Message.of(side, now, b0 & 0x0F, length, payload, length > limit)
-                        )
+                        window.add(message)
                         pos = start + length
                         continue
                 pos = self._read_header(d, data, pos, now)
@@ -194,13 +251,17 @@ class FrameSniffer:
                     return
                 if d.frame_remaining == 0:
                     self._end_frame(d, now)
+                    if d.broken:
+                        return
                 continue
             take = min(d.frame_remaining, end - pos)
             self._payload(d, data, pos, take)
             pos += take
             d.frame_remaining -= take
-            if d.frame_remaining == 0:
+            if d.frame_remaining == 0 and not d.broken:
                 self._end_frame(d, now)
+            if d.broken:
+                return
 
     def finish(self, dropped_by: Side | None, now: float) -> None:
         """The TCP connection ended; without a close frame before, that is an abnormal close."""
@@ -221,13 +282,68 @@ class FrameSniffer:
             if not carried:
                 d.header += data[pos:]
             return -1
-        d.header.clear()
         header_length, b0, length, mask = parsed
-        if length >= 1 << 63:  # not a WebSocket frame: keep relaying, stop reading
-            d.broken = True
+        d.frame_start = d.base + pos - carried
+        d.frame_head = bytes(d.header[:carried]) + data[pos : pos + _KEPT_BYTES - carried]
+        d.frame_header_length = header_length
+        d.header.clear()
+        fault = self._header_fault(d, b0, length, mask is not None)
+        if fault is not None:  # a browser fails the connection here: keep relaying, stop reading
+            self._violate(d, *fault)
             return -1
         self._start_frame(d, b0, length, mask, now)
         return pos + header_length - carried
+
+    def _header_fault(
+        self, d: _Direction, b0: int, length: int, masked: bool
+    ) -> tuple[str, str] | None:
+        """(what is wrong, Chrome's words) with a frame's header, checked in Chrome's order."""
+        opcode = b0 & 0x0F
+        if opcode in _CONTROL and not b0 & 0x80:
+            return f"a control frame (opcode {opcode:#x}) without FIN: fragmented", INVALID_HEADER
+        if opcode in _CONTROL and length > _MAX_CONTROL_PAYLOAD:
+            return f"a control frame (opcode {opcode:#x}) of {length} bytes (at most 125)", (
+                INVALID_HEADER
+            )
+        if length >= 1 << 63:
+            return "a payload length with its most significant bit set", INVALID_HEADER
+        if masked != bool(d.mask_bit):
+            if masked:
+                return "a masked frame from the server (servers must not mask)", SERVER_MASKED
+            return "an unmasked frame from the client (clients must mask every frame)", ""
+        rsv = b0 & 0x70
+        if rsv and d.check_rsv and not (rsv == 0x40 and d.deflate and opcode in _DATA_STARTS):
+            return _rsv_reason(rsv, opcode, d.deflate), RESERVED_BITS.format(
+                int(bool(rsv & 0x40)), int(bool(rsv & 0x20)), int(bool(rsv & 0x10))
+            )
+        if opcode in _RESERVED_OPCODES:
+            return f"the reserved opcode {opcode:#x}", UNKNOWN_OPCODE.format(opcode)
+        if opcode == OP_CONTINUATION and d.msg_opcode < 0:
+            return "a continuation frame with no message to continue", UNEXPECTED_CONTINUATION
+        if opcode in _DATA_STARTS and d.msg_opcode >= 0:
+            return "a new message while the last one awaits its final fragment", (
+                UNFINISHED_MESSAGE
+            )
+        return None
+
+    def _violate(self, d: _Direction, reason: str, words: str) -> None:
+        """Record the first violation of this direction; it is read no further."""
+        if d.frame_head.startswith(b"HTTP/"):
+            line = d.frame_head.split(b"\r", 1)[0].decode("latin-1")
+            reason = f"an HTTP answer ({line}) where a frame belongs: {reason}"
+        violation = Violation(d.side, d.frame_start, reason, d.frame_head.hex(" "), words)
+        self.window.summary.violations.append(violation)
+        d.broken = True
+        d.msg_preview.clear()
+        d.control.clear()
+        d.utf8 = None
+
+    def _bad_utf8(self, d: _Direction, bad: bytes) -> None:
+        """A text message that is not UTF-8; only the frame's header is kept (its payload is the
+        application's: it may hold a secret), and the bytes that do not decode."""
+        d.frame_head = d.frame_head[: d.frame_header_length]
+        where = f": the bytes {bad.hex(' ')} do not decode" if bad else " (it ends mid-character)"
+        self._violate(d, f"a text message that is not UTF-8{where}", BAD_UTF8)
 
     def _start_frame(self, d: _Direction, b0: int, length: int, mask: bytes | None, now: float):
         opcode = b0 & 0x0F
@@ -239,17 +355,16 @@ class FrameSniffer:
         if opcode >= OP_CLOSE:
             d.control.clear()
             return
-        if opcode == OP_CONTINUATION and d.msg_opcode >= 0:
+        if opcode == OP_CONTINUATION:  # _header_fault made sure a message is in progress
             d.msg_frames += 1
         else:
-            if d.msg_opcode >= 0:  # a new message before the last one ended: report that one
-                self._end_message(d, now)
             d.msg_opcode = opcode
             d.msg_time = now
             d.msg_length = 0
             d.msg_frames = 1
             d.msg_compressed = bool(b0 & 0x40) and d.deflate
             d.msg_preview.clear()
+            d.utf8 = _Utf8() if opcode == OP_TEXT and not d.msg_compressed else None
         d.msg_fin = fin
 
     # -- payloads --------------------------------------------------------------------------
@@ -264,6 +379,16 @@ class FrameSniffer:
         d.msg_length += take
         if d.msg_compressed:
             self._inflate(d, self._unmask(d, data[pos : pos + take]))
+        elif d.utf8 is not None:  # text: every byte is checked, so every byte is unmasked
+            chunk = self._unmask(d, data[pos : pos + take])
+            try:
+                d.utf8.decode(chunk)
+            except UnicodeDecodeError as error:
+                self._bad_utf8(d, error.object[error.start : error.end])
+                return
+            room = self.preview_bytes - len(d.msg_preview)
+            if room > 0:
+                d.msg_preview += chunk[:room]
         else:
             room = self.preview_bytes - len(d.msg_preview)
             if room > 0:
@@ -319,6 +444,10 @@ class FrameSniffer:
 
     def _control_frame(self, d: _Direction, opcode: int, payload: bytes, length: int, now: float):
         if opcode == OP_CLOSE:
+            fault = _close_fault(payload)
+            if fault is not None:
+                self._violate(d, *fault)
+                return
             code, reason = parse_close(payload)
             self.window.closed(d.side, code, reason, now)
         data = payload[: self.preview_bytes]
@@ -329,6 +458,12 @@ class FrameSniffer:
             self._inflate(d, _INFLATE_TAIL)
             if d.no_context_takeover:
                 d.inflater = zlib.decompressobj(-15)
+        if d.utf8 is not None:
+            try:
+                d.utf8.decode(b"", True)
+            except UnicodeDecodeError as error:
+                self._bad_utf8(d, error.object[error.start : error.end])
+                return
         length = d.msg_length
         d.msg_opcode, opcode = -1, d.msg_opcode
         self.window.summary.counts.add(d.side, length)
@@ -339,11 +474,46 @@ class FrameSniffer:
             truncated = d.inflater is None or len(d.msg_preview) > len(data)
         else:
             truncated = length > len(data)
-        self.window.add(
-            Message.of(
-                d.side, d.msg_time, opcode, length, data, truncated, d.msg_frames, d.msg_compressed
-            )
+        message = Message.of(
+            d.side, d.msg_time, opcode, length, data, truncated, d.msg_frames, d.msg_compressed
         )
+        if opcode == OP_TEXT and d.msg_compressed and message.preview_encoding != "text":
+            self._bad_utf8(d, _undecodable(data))  # in the inflated preview: all that is checked
+            return
+        self.window.add(message)
+
+
+def _rsv_reason(rsv: int, opcode: int, deflate: bool) -> str:
+    if rsv != 0x40:
+        return "RSV2 or RSV3 set: no extension that defines them was negotiated"
+    if not deflate:
+        return "RSV1 set (a compressed message) though the 101 did not accept permessage-deflate"
+    kind = "a continuation" if opcode == OP_CONTINUATION else f"an opcode {opcode:#x}"
+    return f"RSV1 on {kind} frame: only a data message's first frame may say it is compressed"
+
+
+def _close_fault(payload: bytes) -> tuple[str, str] | None:
+    """What is wrong with a close frame's payload (all of it: at most 125 bytes), if anything."""
+    if len(payload) == 1:
+        return "a close frame with a 1-byte payload (a code takes 2)", CLOSE_SIZE_ONE
+    if len(payload) < 2:
+        return None
+    code = int.from_bytes(payload[:2], "big")
+    if code not in _VALID_CLOSE_CODES:
+        return f"the close code {code}, which no endpoint may send", CLOSE_RESERVED_CODE
+    bad = _undecodable(payload[2:])
+    if bad:
+        return f"a close reason that is not UTF-8 (the bytes {bad.hex(' ')})", CLOSE_BAD_UTF8
+    return None
+
+
+def _undecodable(data: bytes) -> bytes:
+    """The first bytes of ``data`` that are not UTF-8 (a character cut at the end included)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return error.object[error.start : error.end] or b"?"
+    return b""
 
 
 def _parse_header(buf: bytes | bytearray, i: int) -> tuple[int, int, int, bytes | None] | None:
