@@ -128,6 +128,15 @@ const socket = new WebSocket("{{url_without_query}}?token=" + encodeURIComponent
         "If the server still refuses with the Origin, the 403 is about something else "
         "(credentials, path): its body and its log say what.",
     ),
+    "protocol-violation": Snippet(
+        "text",
+        "Let exactly one WebSocket implementation write to this connection after its 101: one "
+        "upgrade handler per path (a second WebSocket server attached to the same HTTP server "
+        "answers the same upgrade: give each its own path), no proxy or middleware writing an "
+        "HTTP answer into an upgraded connection, one sender at a time per socket, and "
+        "compressed frames only when the 101 accepted permessage-deflate.\n"
+        "The evidence names the first bad bytes and where they start.",
+    ),
     "refused-after-upgrade": Snippet(
         "text",
         "Refuse before accepting, so the client gets an HTTP status instead of an open-then-"

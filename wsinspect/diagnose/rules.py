@@ -17,7 +17,7 @@ from wsinspect.diagnose.fixes import fixes_for
 from wsinspect.diagnose.shared import shared
 from wsinspect.diagnose.stacks import Recognition
 from wsinspect.diagnose.tls import client_distrusts_proxy, upstream_cert_invalid
-from wsinspect.model import Finding, Message, Severity
+from wsinspect.model import Finding, Message, Severity, Violation
 
 # The stable finding codes, each with a page docs/rules/<code>.md.
 CODES = (
@@ -46,6 +46,7 @@ CODES = (
     "connection-matched-exactly",
     "idle-timeout",
     "closed-while-connecting",
+    "protocol-violation",
 )
 
 CHROME_FAILED = (
@@ -764,6 +765,11 @@ _REFUSING = frozenset({None, 1002, 1003, 1005, 1007, 1008, 1009, 1010, 1011, 101
 def http_after_upgrade(f: Facts) -> str | None:
     """The HTTP status line a server wrote onto the socket after its 101, if it did."""
     ws = f.handshake.websocket
+    violation = _violation(f)
+    if violation is not None and violation.side == "server":
+        head = bytes.fromhex(violation.bytes_hex).decode("latin-1")
+        line = re.match(r"HTTP(/1\.[01] \d{3}[^\r\n]{0,60})", head)
+        return "HTTP" + line[1] if line else None
     close = ws.close if ws else None
     if f.status != 101 or close is None or close.by != "server":
         return None
@@ -795,10 +801,65 @@ def _quick_refusal(f: Facts) -> str | None:
     return f"a close frame ({code}{reason}) {1000 * (close.time - answered):.0f} ms after the 101"
 
 
+def _violation(f: Facts) -> Violation | None:
+    """The first frame that broke the protocol, the server's first: a browser fails on it."""
+    ws = f.handshake.websocket
+    if ws is None or not ws.violations:
+        return None
+    return min(ws.violations, key=lambda v: v.side != "server")
+
+
+def _violation_cause(v: Violation, written: str | None) -> str:
+    if written:
+        return (
+            f"the server wrote an HTTP answer ({written}) into the open WebSocket: two upgrade "
+            "handlers on one server (two WebSocket libraries, or a framework's and your own, both "
+            "answering the same upgrade) or a proxy writing an HTTP answer into the tunnel"
+        )
+    if "RSV1" in v.reason:
+        return (
+            "compression is negotiated wrongly: frames are compressed (permessage-deflate) though "
+            "the 101 did not accept it, often a proxy or a second handler that rewrote the 101's "
+            "Sec-WebSocket-Extensions"
+        )
+    return (
+        "something writes bytes into the connection that are not valid frames: two writers on one "
+        "socket (concurrent sends interleaving their frames, or two upgrade handlers), or a "
+        "WebSocket implementation that breaks RFC 6455 here"
+    )
+
+
+def protocol_violation(ctx: Context) -> Finding | None:
+    f = ctx.facts
+    v = _violation(f)
+    if v is None or ctx.engineio is not None:
+        return None  # Engine.IO's 400 after the 101 is explained in its own words
+    written = http_after_upgrade(f)
+    said = (
+        CHROME_FAILED.format(why=v.browser_words)
+        if v.browser_words
+        else "A server fails the connection (close 1002)."
+    )
+    return ctx.finding(
+        "protocol-violation",
+        "error",
+        f"The {v.side} broke the WebSocket protocol at byte {v.offset} after the 101",
+        f"At byte {v.offset} of what the {v.side} sent after the 101 came {v.reason}. {said} "
+        f"The likely cause: {_violation_cause(v, written)}.",
+        {
+            "Side": v.side,
+            "Offset": f"byte {v.offset} after the 101",
+            "Bytes": v.bytes_hex or "(none)",
+            "What": v.reason,
+            "Browser says": v.browser_words or "(not a browser's to read)",
+        },
+    )
+
+
 def refused_after_upgrade(ctx: Context) -> Finding | None:
     f = ctx.facts
-    if ctx.engineio is not None:
-        return None  # Engine.IO said why; engineio_refused reports it
+    if ctx.engineio is not None or _violation(f) is not None:
+        return None  # Engine.IO said why (engineio_refused), or protocol_violation says what broke
     written = http_after_upgrade(f)
     how = f"an HTTP answer written onto the socket, {written}" if written else _quick_refusal(f)
     if how is None:
@@ -914,8 +975,8 @@ def closed_abnormally(ctx: Context) -> Finding | None:
     ws = ctx.facts.handshake.websocket
     if ws is None or ws.close is None or not closecodes.is_abnormal(ws.close.code):
         return None
-    if _quick_refusal(ctx.facts) or http_after_upgrade(ctx.facts):
-        return None  # refused_after_upgrade (or Engine.IO's rule) explains it
+    if _quick_refusal(ctx.facts) or http_after_upgrade(ctx.facts) or _violation(ctx.facts):
+        return None  # refused_after_upgrade, protocol_violation or Engine.IO's rule explains it
     if lifetime.idle_drop(ctx.facts.handshake) or lifetime.left_while_connecting(
         ctx.facts.handshake
     ):
@@ -969,6 +1030,7 @@ RULES: tuple[Rule, ...] = (
     subprotocol_not_selected,
     subprotocol_not_offered,
     accept_mismatch,
+    protocol_violation,
     refused_after_upgrade,
     cross_origin_accepted,
     idle_timeout,
