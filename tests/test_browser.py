@@ -327,7 +327,7 @@ def test_firefox_profile_trusts_the_proxys_ca_for_wss(tmp_path):
 async def test_firefox_by_family_finds_debians_firefox_esr(tmp_path, monkeypatch, flags):
     """Debian installs Firefox as firefox-esr: --firefox finds it (a stand-in here when Firefox
     is not installed; only its name and place matter to the lookup)."""
-    real = shutil.which("firefox-esr") or shutil.which("firefox")
+    real = shutil.which("firefox") or shutil.which("firefox-esr")  # the order wsinspect looks
     if real is None:
         stand_in = tmp_path / "firefox-esr"
         stand_in.write_text("#!/bin/sh\n")
@@ -337,3 +337,36 @@ async def test_firefox_by_family_finds_debians_firefox_esr(tmp_path, monkeypatch
     code, out, err = await run_cli("browser", *flags, "--dry-run", "-p", "9999")
     assert code == 0, err
     assert out.startswith(real + " --profile ")
+
+
+async def test_firefox_wss_through_its_profiles_own_ca(tmp_path):
+    """Firefox takes no key pin: the CA imported into the temporary profile is what lets it
+    accept the proxy's certificates; its own push WebSocket stays out of the list."""
+    firefox = shutil.which("firefox-esr") or shutil.which("firefox")
+    if firefox is None:
+        pytest.skip("Firefox is not installed (apt-get install firefox-esr)")
+    require_program("certutil", "apt-get install libnss3-tools")
+    cert, key = self_signed(tmp_path)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server = await refusing_server(ssl=tls)
+    ws_port = server.sockets[0].getsockname()[1]
+    pages = {"/": PAGE.format(url=f"wss://127.0.0.1:{ws_port}/secure", protocols="")}
+    try:
+        with page_server(pages) as page_port:
+            async with through_the_proxy(upstream_ca=cert) as (proxy_port, session):
+                page = f"http://localhost:{page_port}/"
+                proxy = f"127.0.0.1:{proxy_port}"
+                launch = browser.prepare(proxy, page, browser_path=firefox, headless=True)
+                assert launch.notes == []  # nothing to import by hand
+                running = launch.start()
+                try:
+                    handshake = await the_websocket(session, "/secure", timeout=60)
+                finally:
+                    running.stop()
+    finally:
+        server.close()
+    assert handshake.url == f"wss://127.0.0.1:{ws_port}/secure"
+    assert "Firefox/" in handshake.request.headers.get("User-Agent", "")
+    assert handshake.status == 403
+    assert all("127.0.0.1" in h.url for h in session)  # no push.services.mozilla.com
