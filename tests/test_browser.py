@@ -367,6 +367,6 @@ async def test_firefox_wss_through_its_profiles_own_ca(tmp_path):
     finally:
         server.close()
     assert handshake.url == f"wss://127.0.0.1:{ws_port}/secure"
-    assert "Firefox/" in handshake.request.headers.get("User-Agent", "")
+    assert "Firefox/" in (handshake.request.headers.get("User-Agent") or "")
     assert handshake.status == 403
     assert all("127.0.0.1" in h.url for h in session)  # no push.services.mozilla.com
