@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs on a fresh machine, check style and types, run every
-# test: Debian packages (Go and its WebSocket libraries, nginx, Chromium, Node, and the other
-# stacks' servers: Apache, HAProxy, Caddy, Tomcat, Jetty, a JDK), npm packages, the Python package,
-# and a venv of its own for the Python stacks' servers.
+# test: Debian packages (Go and its WebSocket libraries, nginx, Chromium, Firefox and NSS's
+# certutil for the launched browsers, Node, and the other stacks' servers: Apache, HAProxy, Caddy,
+# Tomcat, Jetty, a JDK), npm packages, the Python package, and a venv of its own for the Python
+# stacks' servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,8 +11,8 @@ missing=()
 # The other stacks' real servers (tests/servers/stacks, tests/stack_servers.py) run from Debian:
 # reverse proxies from the configs beside them, Tomcat and Jetty compiled with javac at start.
 for package in golang-go golang-nhooyr-websocket-dev golang-github-gorilla-websocket-dev nginx-light \
-    chromium apache2 haproxy caddy tomcat10 libtomcat10-java libjetty9-java libjetty9-extra-java \
-    openjdk-17-jdk-headless; do
+    chromium firefox-esr libnss3-tools apache2 haproxy caddy tomcat10 libtomcat10-java \
+    libjetty9-java libjetty9-extra-java openjdk-17-jdk-headless; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
         || missing+=("$package")
 done

@@ -342,9 +342,7 @@ async def test_firefox_by_family_finds_debians_firefox_esr(tmp_path, monkeypatch
 async def test_firefox_wss_through_its_profiles_own_ca(tmp_path):
     """Firefox takes no key pin: the CA imported into the temporary profile is what lets it
     accept the proxy's certificates; its own push WebSocket stays out of the list."""
-    firefox = shutil.which("firefox-esr") or shutil.which("firefox")
-    if firefox is None:
-        pytest.skip("Firefox is not installed (apt-get install firefox-esr)")
+    firefox = require_program("firefox-esr", "apt-get install firefox-esr")
     require_program("certutil", "apt-get install libnss3-tools")
     cert, key = self_signed(tmp_path)
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
