@@ -119,7 +119,7 @@ def rule_page(code: str) -> str:
 def upstream_failed(ctx: Context) -> Finding | None:
     f = ctx.facts
     error = f.handshake.error
-    if f.handshake.tls is not None or upstream_cert_invalid(ctx) or client_distrusts_proxy(ctx):
+    if upstream_cert_invalid(ctx) or client_distrusts_proxy(ctx):
         return None  # a failed TLS handshake has a finding of its own (diagnose/tls.py)
     if f.handshake.response is None and error:
         lowered = error.lower()

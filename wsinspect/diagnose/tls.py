@@ -84,6 +84,8 @@ def upstream_cert_invalid(ctx: Context) -> Finding | None:
     if tls is None and (handshake.response is not None or VERIFY_FAILED not in error.lower()):
         return None
     verification = tls.error if tls is not None else error
+    if not any(word in verification.lower() for word in (VERIFY_FAILED, "certificate")):
+        return None  # the server's TLS failed otherwise (it hung up, timed out): upstream-failed
     evidence = {"Verification": verification, "Host": ctx.facts.host or ""}
     expired = ""
     if tls is not None:
