@@ -89,7 +89,8 @@ async def test_a_bad_frame_after_the_101_is_reported_in_the_browsers_words(captu
     (violation,) = ws_summary.violations
     assert (violation.side, violation.offset, violation.browser_words) == ("server", 4, words)
     if name != "invalid utf-8 text":  # a text payload is the application's: its header only
-        assert bytes.fromhex(violation.bytes_hex) == then[:32]
+        kept = 128 if then.startswith(b"HTTP/") else 32  # an HTTP answer's headers name a stack
+        assert bytes.fromhex(violation.bytes_hex) == then[:kept]
     else:
         assert bytes.fromhex(violation.bytes_hex) == then[:2]
         assert "ff" in violation.reason

@@ -233,7 +233,8 @@ class Violation(msgspec.Struct, frozen=True, gc=False):
     """The first bytes of one direction that break RFC 6455 where a browser checks: a browser
     fails the connection there, so nothing after them is read. ``offset`` counts that
     direction's bytes after the 101; ``bytes_hex`` is the frame's start (at most 32 bytes, a
-    status line fits); ``browser_words`` is what Chrome logs for it (empty for the client's)."""
+    status line fits; 128 of an HTTP answer); ``browser_words`` is what Chrome logs for it
+    (empty for the client's)."""
 
     side: Side
     offset: Count

@@ -59,6 +59,9 @@ _CONTROL = frozenset({OP_CLOSE, 0x9, 0xA})  # the known control opcodes (ping, p
 _RESERVED_OPCODES = frozenset({*range(0x3, 0x8), *range(0xB, 0x10)})
 _VALID_CLOSE_CODES = frozenset({*range(1000, 1004), *range(1007, 1015), *range(3000, 5000)})
 _KEPT_BYTES = 32  # of a bad frame: its header and, say, "HTTP/1.1 503 Service Unavailable"
+# of an HTTP answer where a frame belongs: its headers name the server (engine.io's abortUpgrade),
+# and a control frame's payload (all the capture ever kept of one) is as long
+_KEPT_HTTP = 128
 _Utf8 = codecs.getincrementaldecoder("utf-8")
 
 # What Chrome (net/websockets) logs when it fails the connection, as the console shows it after
@@ -284,7 +287,7 @@ class FrameSniffer:
             return -1
         header_length, b0, length, mask = parsed
         d.frame_start = d.base + pos - carried
-        d.frame_head = bytes(d.header[:carried]) + data[pos : pos + _KEPT_BYTES - carried]
+        d.frame_head = bytes(d.header[:carried]) + data[pos : pos + _KEPT_HTTP - carried]
         d.frame_header_length = header_length
         d.header.clear()
         fault = self._header_fault(d, b0, length, mask is not None)
@@ -331,6 +334,8 @@ class FrameSniffer:
         if d.frame_head.startswith(b"HTTP/"):
             line = d.frame_head.split(b"\r", 1)[0].decode("latin-1")
             reason = f"an HTTP answer ({line}) where a frame belongs: {reason}"
+        else:
+            d.frame_head = d.frame_head[:_KEPT_BYTES]
         violation = Violation(d.side, d.frame_start, reason, d.frame_head.hex(" "), words)
         self.window.summary.violations.append(violation)
         d.broken = True

@@ -49,6 +49,12 @@ def abort_upgrade_after_101(f: Facts) -> bool:
     a close frame whose reason holds the rest of the 400."""
     ws = f.handshake.websocket
     close = ws.close if ws else None
+    written = next((v for v in ws.violations if v.side == "server"), None) if ws else None
+    if f.status == 101 and written is not None:  # the capture read it as a bad frame
+        text = bytes.fromhex(written.bytes_hex).decode("latin-1")
+        return text.startswith("HTTP/1.1 400 Bad Request") and (
+            "\r\nContent-type: text/html\r\n" in text
+        )
     return (
         f.status == 101
         and close is not None
