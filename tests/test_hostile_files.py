@@ -85,6 +85,8 @@ def mutated(draw: st.DrawFn, tree: Any, swaps: list[Any] | None = None) -> Any:
             parent[path[-1]]  # still there? an earlier change may have replaced a parent
         except (KeyError, IndexError, TypeError):
             continue
+        if not isinstance(parent, dict | list):  # replaced by a hostile value (bytes, a str)
+            continue
         if isinstance(parent, dict) and draw(st.integers(0, 4)) == 0:
             del parent[path[-1]]
         else:
