@@ -457,6 +457,8 @@ class FrameSniffer:
             self.window.closed(d.side, code, reason, now)
         data = payload[: self.preview_bytes]
         self.window.add(Message.of(d.side, now, opcode, length, data, length > len(data)))
+        if opcode == OP_CLOSE:  # the last frame of this direction: what follows is discarded, as
+            d.broken = True  # a browser does (Werkzeug writes its view's HTTP answer after it)
 
     def _end_message(self, d: _Direction, now: float) -> None:
         if d.msg_compressed and d.inflater is not None:
