@@ -10,19 +10,18 @@ import asyncio
 import contextlib
 import os
 import re
-import shutil
 import signal
 import tempfile
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import Capture, require, require_program, start_capture, until
-from tests.servers import free_port, wait_for_port
+from tests.conftest import Capture, require_program, start_capture, until
+from tests.servers import nginx
 from tests.test_browser import page_server
 from wsinspect.diagnose import diagnosis_of, lifetime
 from wsinspect.model import Diagnosis, Handshake
@@ -30,36 +29,13 @@ from wsinspect.model import Diagnosis, Handshake
 FIXTURES = Path(__file__).parent / "fixtures" / "stacks"  # measured by research
 IDLE_LIMIT = 2  # seconds: nginx's proxy_read_timeout in these tests (60 s by default)
 
-NGINX_CONF = """
-daemon off;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    map $http_upgrade $connection_upgrade {{
-        default upgrade;
-        ''      close;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://127.0.0.1:{backend};
+WEBSOCKETS_WITH_IDLE_LIMIT = f"""
+            proxy_pass http://127.0.0.1:{{backend}};
             proxy_http_version 1.1;
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection $connection_upgrade;
             proxy_set_header Host $host;
-            proxy_read_timeout {idle}s;
-        }}
-    }}
-}}
-"""
+            proxy_read_timeout {IDLE_LIMIT}s;"""
 
 
 async def echo(ws: ServerConnection) -> None:
@@ -68,29 +44,9 @@ async def echo(ws: ServerConnection) -> None:
             await ws.send(message)
 
 
-@asynccontextmanager
-async def nginx_in_front(backend: int) -> AsyncIterator[int]:
+def nginx_in_front(backend: int) -> AbstractAsyncContextManager[int]:
     """Debian's nginx proxying WebSockets correctly to ``backend``, idle limit IDLE_LIMIT."""
-    nginx = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
-    require("nginx", nginx is not None, "apt-get install nginx-light; scripts/test.sh does")
-    assert nginx is not None
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="wsinspect-idle-") as directory:
-        conf = Path(directory) / "nginx.conf"
-        conf.write_text(
-            NGINX_CONF.format(dir=directory, port=port, backend=backend, idle=IDLE_LIMIT)
-        )
-        process = await asyncio.create_subprocess_exec(
-            nginx, "-p", directory, "-c", str(conf), stderr=asyncio.subprocess.DEVNULL
-        )
-        try:
-            await wait_for_port(port, "nginx")
-            yield port
-        finally:
-            process.terminate()
-            await process.wait()
+    return nginx(WEBSOCKETS_WITH_IDLE_LIMIT.format(backend=backend))
 
 
 @asynccontextmanager

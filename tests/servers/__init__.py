@@ -13,7 +13,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from tests.conftest import require, require_program
@@ -100,11 +100,14 @@ http {{
     fastcgi_temp_path {dir}/fastcgi;
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
+    map $http_upgrade $connection_upgrade {{
+        default upgrade;
+        ''      close;
+    }}
     server {{
         listen 127.0.0.1:{port};
         location / {{
-            # The classic mistake: proxy_pass without the upgrade headers.
-            proxy_pass http://127.0.0.1:{backend};
+{location}
         }}
     }}
 }}
@@ -112,19 +115,20 @@ http {{
 
 
 @asynccontextmanager
-async def nginx_without_upgrade(backend: int) -> AsyncIterator[int]:
-    """nginx in front of ``backend`` with a plain proxy_pass (no Upgrade/Connection lines)."""
-    nginx = shutil.which("nginx") or (
+async def nginx(location: str) -> AsyncIterator[int]:
+    """Debian's nginx on a free port, ``location`` the body of its ``location /`` block
+    (``$connection_upgrade`` is mapped as nginx's docs do); yields the port."""
+    program = shutil.which("nginx") or (
         "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
     )
-    require("nginx", nginx is not None, "apt-get install nginx-light; scripts/test.sh does")
-    assert nginx is not None
+    require("nginx", program is not None, "apt-get install nginx-light; scripts/test.sh does")
+    assert program is not None
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="wsinspect-nginx-") as directory:
         conf = Path(directory) / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(dir=directory, port=port, backend=backend))
+        conf.write_text(NGINX_CONF.format(dir=directory, port=port, location=location))
         process = await asyncio.create_subprocess_exec(
-            nginx, "-p", directory, "-c", str(conf), stderr=asyncio.subprocess.PIPE
+            program, "-p", directory, "-c", str(conf), stderr=asyncio.subprocess.DEVNULL
         )
         try:
             await wait_for_port(port, "nginx")
@@ -132,3 +136,9 @@ async def nginx_without_upgrade(backend: int) -> AsyncIterator[int]:
         finally:
             process.terminate()
             await process.wait()
+
+
+def nginx_without_upgrade(backend: int) -> AbstractAsyncContextManager[int]:
+    """nginx in front of ``backend`` with a plain proxy_pass (no Upgrade/Connection lines):
+    the classic mistake."""
+    return nginx(f"proxy_pass http://127.0.0.1:{backend};")
