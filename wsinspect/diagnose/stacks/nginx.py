@@ -24,9 +24,9 @@ def relayed_downgrade(f: Facts) -> bool:
     return f.status == 505 or (f.status in (400, 426) and _DOWNGRADED(f))
 
 
-FORWARD_UPGRADE = Snippet(
-    "nginx",
-    """\
+# A location forwarding the upgrade, as nginx's docs write it (the map makes Connection "close"
+# for a plain request); each fix closes the block, after what it adds.
+_UPGRADE_LOCATION = """\
 map $http_upgrade $connection_upgrade {
     default upgrade;
     ''      close;
@@ -38,8 +38,11 @@ location {{path}} {
     proxy_set_header Upgrade $http_upgrade;
     proxy_set_header Connection $connection_upgrade;
     proxy_set_header Host $host;
-    proxy_read_timeout 1h;
-}""",
+"""
+
+FORWARD_UPGRADE = Snippet(
+    "nginx",
+    _UPGRADE_LOCATION + "    proxy_read_timeout 1h;\n}",
     knob="proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; "
     "proxy_set_header Connection $connection_upgrade;",
 )
@@ -96,18 +99,9 @@ location {{path}} {
 # nginx's own 404 page: no location matches {{path}}. The backend's 404 for a WebSocket
 # endpoint that exists: this location forwards a plain GET (no Upgrade), which the
 # WebSocket route does not serve. Either way:
-map $http_upgrade $connection_upgrade {
-    default upgrade;
-    ''      close;
-}
-
-location {{path}} {
-    proxy_pass http://backend;
-    proxy_http_version 1.1;
-    proxy_set_header Upgrade $http_upgrade;
-    proxy_set_header Connection $connection_upgrade;
-    proxy_set_header Host $host;
-}""",
+"""
+            + _UPGRADE_LOCATION
+            + "}",
             knob="location {{path}} { proxy_pass http://backend; proxy_http_version 1.1; "
             "proxy_set_header Upgrade $http_upgrade; … }",
         ),
